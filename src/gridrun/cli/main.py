@@ -1,0 +1,116 @@
+"""The `grid` command group: global options, the commands, and the one error reporter.
+
+Kept thin and cheap to import: `grid --help` loads click and nothing heavy (no numpy, no
+rich); each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import click
+
+from gridrun._version import __version__
+from gridrun.cli.run import run_command
+from gridrun.errors import GridrunError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class CliSettings:
+    """What the global options say, handed to every command through `click`'s context."""
+
+    output: str = "table"
+    debug: bool = False
+
+    @property
+    def json(self) -> bool:
+        return self.output == "json"
+
+
+_debug = False
+"""Set by the group's callback: whether `--debug` was given (the reporter needs it)."""
+
+
+def debug_requested() -> bool:
+    return _debug or os.environ.get("GRIDRUN_DEBUG", "") not in ("", "0")
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="How commands print their results: for people, or as JSON for programs.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks (also: GRIDRUN_DEBUG=1).")
+@click.version_option(__version__, "--version", prog_name="gridrun", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, output: str, debug: bool) -> None:
+    """gridrun: hyperparameter sweeps of any script, with Grid.ai's sweep syntax.
+
+    \b
+      grid run train.py --lr "[0.1, 0.01]" --layers "range(2, 5)"
+      grid run --strategy random_search --num_trials 20 train.py --lr "loguniform(1e-5, 1e-1, 100)"
+      grid --output json run --dry_run train.py --batch "[32, 64]"
+    """
+    global _debug
+    _debug = debug
+    ctx.obj = CliSettings(output=output, debug=debug_requested())
+
+
+@cli.command("version")
+@click.pass_obj
+def version_command(settings: CliSettings) -> None:
+    """Print gridrun's version."""
+    if settings.json:
+        import json
+
+        click.echo(json.dumps({"version": __version__, "python": sys.version.split()[0]}))
+    else:
+        click.echo(f"gridrun {__version__}")
+
+
+cli.add_command(run_command)
+
+
+def report_error(message: str) -> None:
+    """Print a user-facing error on stderr: `error:` and the message, nothing else."""
+    click.echo(f"{click.style('error:', fg='red', bold=True)} {message}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: run the CLI, turn errors into one message and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="grid", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.Abort:
+        report_error("aborted")
+        sys.exit(130)
+    except GridrunError as error:
+        if debug_requested():
+            raise
+        report_error(str(error))
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        report_error("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (e.g. `grid ... | head`): not an error of ours.
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as error:  # a bug of ours: say so in one line, trace when debugging
+        if debug_requested():
+            raise
+        report_error(f"internal error: {type(error).__name__}: {error} (rerun with --debug)")
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,99 @@
+"""How a plan is shown: a readable table for people, one JSON object for programs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from typing import IO
+
+from gridrun.sweep import Experiment, Plan
+
+TABLE_HEAD_ROWS = 40
+TABLE_TAIL_ROWS = 10
+
+
+def dry_run_record(experiment: Experiment) -> dict[str, object]:
+    """One experiment as the dry run's JSON contract lists it."""
+    return {
+        "name": experiment.name,
+        "index": experiment.index,
+        "params": experiment.params,
+        "args": list(experiment.args),
+        "command": list(experiment.command),
+    }
+
+
+def write_dry_run_json(plan: Plan, stream: IO[str]) -> None:
+    """Write the plan as one JSON object, experiment by experiment (a plan may be large)."""
+    head = {
+        "run": plan.run,
+        "strategy": plan.strategy,
+        "seed": plan.seed,
+        "num_experiments": len(plan),
+    }
+    stream.write(json.dumps(head)[:-1] + ', "experiments": [')
+    for position, experiment in enumerate(plan):
+        stream.write(",\n" if position else "\n")
+        stream.write(json.dumps(dry_run_record(experiment)))
+    stream.write("\n]}\n")
+
+
+def shown_command(experiment: Experiment) -> str:
+    """The command as a shell would take it, without gridrun's interpreter (said once above)."""
+    command = list(experiment.command)
+    if command and command[0] == sys.executable:
+        command = command[1:]
+    return shlex.join(command)
+
+
+def make_console(stream: IO[str]):
+    """A rich console on `stream`: the terminal's width, or a wide page when piped."""
+    from rich.console import Console
+
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "160"))
+    return Console(file=stream, highlight=False, width=width)
+
+
+def print_dry_run(plan: Plan, as_json: bool, stream: IO[str] | None = None) -> None:
+    """Show the plan: JSON, or a table that elides the middle of a long run."""
+    stream = stream or sys.stdout
+    if as_json:
+        write_dry_run_json(plan, stream)
+        return
+    from rich.table import Table
+
+    console = make_console(stream)
+    count = len(plan)
+    noun = "experiment" if count == 1 else "experiments"
+    console.print(f"[bold]Dry run[/bold] of [cyan]{plan.run}[/cyan]: nothing is launched")
+    console.print(f"strategy {plan.strategy} · seed {plan.seed} · {count:,} {noun}")
+    if plan.prefix and plan.prefix[0] == sys.executable:
+        console.print(f"[dim].py scripts run under {sys.executable}[/dim]", soft_wrap=True)
+    flags = [flag.name for _, flag in plan.space.dimensions]
+    table = Table(show_lines=False, header_style="bold")
+    table.add_column("name", no_wrap=True)
+    for flag in flags:
+        table.add_column(flag, no_wrap=True)
+    table.add_column("command", overflow="fold", ratio=1)
+    positions: list[int | None] = list(range(count))
+    if count > TABLE_HEAD_ROWS + TABLE_TAIL_ROWS:
+        positions = [*range(TABLE_HEAD_ROWS), None, *range(count - TABLE_TAIL_ROWS, count)]
+    for position in positions:
+        if position is None:
+            hidden = count - TABLE_HEAD_ROWS - TABLE_TAIL_ROWS
+            table.add_row(f"[dim]… {hidden:,} more[/dim]", *[""] * (len(flags) + 1))
+            continue
+        experiment = plan.experiment(position)
+        table.add_row(
+            experiment.name,
+            *(experiment.params[flag] for flag in flags),
+            shown_command(experiment),
+        )
+    console.print(table)
+    if positions[-1:] != [count - 1] or None in positions:
+        console.print("[dim]all of them: grid --output json run --dry_run ...[/dim]")
+    console.print(f"{count:,} {noun}")
+    if os.environ.get("GRIDRUN_DRY_RUN_HINT", "1") != "0":
+        console.print("[dim]run them: the same command without --dry_run[/dim]")

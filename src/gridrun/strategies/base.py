@@ -1,0 +1,47 @@
+"""The strategy contract: which combinations of the grid a run is made of.
+
+A strategy is a pure function of the grid's size and its settings: called again with the
+same seed it chooses the same combinations in the same order, so a run (or its resume)
+rebuilds its plan from what is recorded, with no state of its own.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class StrategySettings:
+    """What the user asked of the strategy. `seed` is always set (drawn if not given)."""
+
+    seed: int
+    num_trials: int | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen grid indices, in the order the experiments are listed and launched."""
+
+    indices: Sequence[int]
+    notices: tuple[str, ...] = field(default=())
+
+
+class Strategy(ABC):
+    """Chooses which combinations of a grid become experiments.
+
+    Subclasses set `name`. `parses_values` is False for a strategy that passes every
+    value verbatim. `select` must not build the grid, which may hold 10^18 combinations.
+    """
+
+    name: ClassVar[str]
+    parses_values: ClassVar[bool] = True
+
+    @abstractmethod
+    def select(self, grid_size: int, settings: StrategySettings) -> Selection:
+        """The indices (each in `range(grid_size)`) of the experiments, in order.
+
+        Raises `UserError` when the settings do not fit the strategy.
+        """
