@@ -61,7 +61,8 @@ def main() -> None:
         val_loss = log_loss(y_val, p_val)
         val_acc = float(np.mean((p_val > 0.5) == y_val))
         print(
-            f"epoch={epoch} train_loss={train_loss:.4f} val_loss={val_loss:.4f} val_acc={val_acc:.4f}"
+            f"epoch={epoch} train_loss={train_loss:.4f} val_loss={val_loss:.4f}",
+            f"val_acc={val_acc:.4f}",
         )
 
 

@@ -205,7 +205,9 @@ def bind(
             wanted if len(positional) > wanted else None,
             usage,
         )
-    values: dict[str, Number] = dict(zip((p.name for p in function.parameters), positional))
+    values: dict[str, Number] = dict(
+        zip((p.name for p in function.parameters), positional, strict=False)
+    )
     for name, (index, value) in keywords.items():
         if name not in {p.name for p in function.parameters}:
             raise FunctionCallError(f"{function.name}() has no parameter {name!r}", index, usage)

@@ -205,7 +205,7 @@ class _Parser:
         if not 1 <= len(positional) <= 3:
             token = tokens[3] if len(positional) > 3 else closing
             raise self.error(f"range() takes 1 to 3 arguments, got {len(positional)}", token, usage)
-        for number, token in zip(positional, tokens):
+        for number, token in zip(positional, tokens, strict=False):
             if not isinstance(number, int):
                 raise self.error(f"range() needs integers, got {token.text}", token, usage)
         ints = [int(n) for n in positional]

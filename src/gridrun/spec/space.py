@@ -167,7 +167,7 @@ class Grid:
         if not 0 <= index < self.size:
             raise IndexError(index)
         digits: list[str] = []
-        for values, radix in zip(reversed(self.values), reversed(self.radices)):
+        for values, radix in zip(reversed(self.values), reversed(self.radices), strict=True):
             index, digit = divmod(index, radix)
             digits.append(values.value(digit))
         digits.reverse()
@@ -175,12 +175,16 @@ class Grid:
 
     def params(self, combination: tuple[str, ...]) -> dict[str, str]:
         """The swept flags and their values, e.g. `{"--lr": "0.1"}`."""
-        return {flag.name: value for (_, flag), value in zip(self.space.dimensions, combination)}
+        return {
+            flag.name: value
+            for (_, flag), value in zip(self.space.dimensions, combination, strict=True)
+        }
 
     def args(self, combination: tuple[str, ...]) -> list[str]:
         """The script's whole argument list for one combination."""
         chosen = {
-            position: value for (position, _), value in zip(self.space.dimensions, combination)
+            position: value
+            for (position, _), value in zip(self.space.dimensions, combination, strict=True)
         }
         rendered: list[str] = []
         for position, argument in enumerate(self.space.arguments):
