@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import click
 
 from gridrun._version import __version__
-from gridrun.cli.run import run_command
+from gridrun.cli.inspect import history_command, logs_command, status_command
+from gridrun.cli.manage import delete_command, stop_command
+from gridrun.cli.run import drive_command, resume_command, run_command
 from gridrun.errors import GridrunError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -76,7 +78,17 @@ def version_command(settings: CliSettings) -> None:
         click.echo(f"gridrun {__version__}")
 
 
-cli.add_command(run_command)
+for command in (
+    run_command,
+    status_command,
+    history_command,
+    logs_command,
+    stop_command,
+    delete_command,
+    resume_command,
+    drive_command,
+):
+    cli.add_command(command)
 
 
 def report_error(message: str) -> None:

@@ -34,9 +34,13 @@ def write_dry_run_json(plan: Plan, stream: IO[str]) -> None:
         "num_experiments": len(plan),
     }
     stream.write(json.dumps(head)[:-1] + ', "experiments": [')
+    chunk: list[str] = []
     for position, experiment in enumerate(plan):
-        stream.write(",\n" if position else "\n")
-        stream.write(json.dumps(dry_run_record(experiment)))
+        chunk.append((",\n" if position else "\n") + json.dumps(dry_run_record(experiment)))
+        if len(chunk) == 1000:  # few large writes: stdout may be unbuffered
+            stream.write("".join(chunk))
+            chunk.clear()
+    stream.write("".join(chunk))
     stream.write("\n]}\n")
 
 

@@ -1,12 +1,30 @@
-"""`grid run`: expand a sweep and (with --dry_run) show it without launching anything."""
+"""`grid run`, `grid resume` and the hidden `grid _drive`: expand a sweep, record it, run it."""
 
 from __future__ import annotations
+
+import os
+import sys
+from typing import Any
 
 import click
 
 from gridrun.cli.options import option
 
 RUN_SETTINGS = {"allow_interspersed_args": False}
+
+
+def warn(text: str) -> None:
+    click.echo(f"{click.style('warning:', fg='yellow', bold=True)} {text}", err=True)
+
+
+def make_reporter(as_json: bool) -> Any:
+    """A live display on a terminal, plain lines elsewhere (on stderr for JSON output)."""
+    from gridrun.progress import PlainReporter, RichReporter
+
+    stream = sys.stderr if as_json else sys.stdout
+    if stream.isatty() and os.environ.get("TERM") != "dumb":
+        return RichReporter(stream)
+    return PlainReporter(stream)
 
 
 @click.command("run", context_settings=RUN_SETTINGS)
@@ -20,18 +38,42 @@ RUN_SETTINGS = {"allow_interspersed_args": False}
 @option("num_trials", type=int, help="How many combinations random_search draws.")
 @option("seed", type=int, help="Seed of every draw (random if not given; always recorded).")
 @option("name", metavar="NAME", help="The run's name (default: adjective-animal-NNN).")
+@option("max_parallel", type=int, help="At most N experiments at once [default: what fits].")
+@option("cpus", type=float, default=1.0, show_default=True, help="CPUs per experiment.")
+@option(
+    "gpus", type=float, default=0.0, show_default=True, help="GPUs per experiment (0.5 shares)."
+)
+@option("memory", metavar="SIZE", help="Memory per experiment, e.g. 8G (for scheduling).")
+@option("retries", type=int, default=0, show_default=True, help="Retries of a failed experiment.")
+@option("timeout", metavar="DURATION", help="Per experiment, e.g. 90s, 30m, 2h.")
+@option(
+    "grace_period",
+    metavar="DURATION",
+    default="10s",
+    show_default=True,
+    help="From SIGTERM to SIGKILL when stopping an experiment.",
+)
 @option("python", metavar="PATH", help="Interpreter for a .py script (default: gridrun's own).")
+@option("detach", is_flag=True, help="Run in the background; print the run's name and return.")
 @option("dry_run", is_flag=True, help="Show the experiments and launch nothing.")
 @click.argument("script")
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def run_command(
-    settings,
+    settings: Any,
     strategy: str,
     num_trials: int | None,
     seed: int | None,
     name: str | None,
+    max_parallel: int | None,
+    cpus: float,
+    gpus: float,
+    memory: str | None,
+    retries: int,
+    timeout: str | None,
+    grace_period: str,
     python: str | None,
+    detach: bool,
     dry_run: bool,
     script: str,
     script_args: tuple[str, ...],
@@ -45,17 +87,144 @@ def run_command(
     Values: 0.01 | 1e-2 | bert | "[32, 64, 128]" | "['a' 'b', 'c']" | "range(1, 10, 2)"
             "uniform(1e-5, 1e-1, 3)" | "loguniform(1e-5, 1e-1, 3)" | any numpy distribution
     """
-    from gridrun.cli.render import print_dry_run
+    from gridrun.errors import UserError
     from gridrun.names import check_run_name, random_run_name
+    from gridrun.runner import RunOptions
+    from gridrun.scheduler import Request, parse_duration_s, parse_memory_gb
     from gridrun.sweep import SweepRequest, draw_seed, plan_sweep
 
+    if retries < 0:
+        raise UserError(f"--retries must be 0 or more, got {retries}")
+    options = RunOptions(
+        max_parallel=max_parallel,
+        cpus=cpus,
+        gpus=gpus,
+        memory_gb=parse_memory_gb(memory) if memory else None,
+        retries=retries,
+        timeout_s=parse_duration_s(timeout) if timeout else None,
+        grace_s=parse_duration_s(grace_period, "--grace_period"),
+    )
+    Request(options.cpus, options.gpus, options.memory_gb)  # validates
     request = SweepRequest(script, tuple(script_args), strategy, num_trials, seed, python)
-    run = check_run_name(name) if name else random_run_name()
-    plan = plan_sweep(request, run, seed if seed is not None else draw_seed())
+    run_name = check_run_name(name) if name else random_run_name()
+    plan = plan_sweep(request, run_name, seed if seed is not None else draw_seed())
     for notice in plan.notices:
-        click.echo(f"{click.style('warning:', fg='yellow', bold=True)} {notice}", err=True)
-    if not dry_run:
-        raise click.UsageError(
-            "launching experiments is not available yet; add --dry_run to see the sweep"
-        )
-    print_dry_run(plan, as_json=settings.json)
+        warn(notice)
+    if dry_run:
+        from gridrun.cli.render import print_dry_run
+
+        print_dry_run(plan, as_json=settings.json)
+        return
+    launch(settings, plan, request, options, detach, name is None)
+
+
+def launch(settings: Any, plan: Any, request: Any, options: Any, detach: bool, named: bool) -> None:
+    """Record the planned run and run it (here, or detached)."""
+    from dataclasses import replace
+
+    from gridrun.paths import gridrun_home
+    from gridrun.runner import build_scheduler, check_command, choose_name, record_run
+    from gridrun.store import open_store
+
+    cwd = os.getcwd()
+    check_command(plan.prefix, cwd)
+    build_scheduler(options)  # fails now, before anything is recorded, if resources cannot fit
+    home = gridrun_home()
+    store = open_store(home)
+    if named and store.get_run(plan.run) is not None:
+        plan = replace(plan, run=choose_name(store, None))
+    else:
+        choose_name(store, plan.run)
+    invocation = ["grid", *sys.argv[1:]]
+    run = record_run(store, plan, request, options, invocation, cwd, home)
+    if detach:
+        from gridrun.runner import detach_driver
+
+        pid = detach_driver(store, run, home)
+        if settings.json:
+            import json
+
+            click.echo(
+                json.dumps(
+                    {
+                        "run": run.name,
+                        "driver_pid": pid,
+                        "seed": run.seed,
+                        "num_experiments": run.num_experiments,
+                    }
+                )
+            )
+        else:
+            click.echo(
+                f"run {run.name} started in the background (driver pid {pid}, seed "
+                f"{run.seed}, {run.num_experiments} experiments)"
+            )
+            click.echo(f"  follow it:  grid status {run.name}")
+            click.echo(f"  its logs:   grid logs {run.name}-exp0 -f")
+            click.echo(f"  stop it:    grid stop run {run.name}")
+        return
+    if not settings.json:
+        click.echo(f"run {run.name} · seed {run.seed} · {run.num_experiments} experiment(s)")
+    finish(settings, store, run, home)
+
+
+def finish(settings: Any, store: Any, run: Any, home: Any) -> None:
+    """Drive the run here; print the outcome; exit with its code."""
+    from gridrun.runner import drive_run
+
+    outcome = drive_run(store, run, home, make_reporter(settings.json))
+    if settings.json:
+        import json
+
+        from gridrun.cli.views import run_json
+
+        final = store.get_run_by_id(run.id)
+        click.echo(json.dumps(run_json(final, store.experiments(run.id))))
+    sys.exit(outcome.exit_code)
+
+
+@click.command("resume")
+@click.argument("run_name", metavar="RUN")
+@option("detach", is_flag=True, help="Resume in the background.")
+@click.pass_obj
+def resume_command(settings: Any, run_name: str, detach: bool) -> None:
+    """Run again every experiment of RUN that did not succeed (same names, same values)."""
+    from gridrun.cli.resolve import resolve_run
+    from gridrun.paths import gridrun_home
+    from gridrun.runner import detach_driver, prepare_resume
+    from gridrun.store import open_store
+
+    home = gridrun_home()
+    store = open_store(home)
+    run = resolve_run(store, run_name)
+    count = prepare_resume(store, run)
+    if count == 0:
+        click.echo(f"run {run.name}: every experiment succeeded; nothing to resume")
+        return
+    run = store.get_run_by_id(run.id)
+    if detach:
+        pid = detach_driver(store, run, home)
+        click.echo(f"resuming {count} experiment(s) of {run.name} in the background (pid {pid})")
+        return
+    if not settings.json:
+        click.echo(f"resuming {count} experiment(s) of {run.name}")
+    finish(settings, store, run, home)
+
+
+@click.command("_drive", hidden=True)
+@click.argument("run_name")
+@click.pass_obj
+def drive_command(settings: Any, run_name: str) -> None:
+    """Drive a recorded run (what --detach starts)."""
+    from gridrun.paths import gridrun_home
+    from gridrun.progress import PlainReporter
+    from gridrun.runner import drive_run
+    from gridrun.store import open_store
+
+    home = gridrun_home()
+    store = open_store(home)
+    run = store.get_run(run_name)
+    if run is None:
+        raise click.UsageError(f"no run named {run_name!r}")
+    outcome = drive_run(store, run, home, PlainReporter(sys.stdout))
+    sys.exit(outcome.exit_code)

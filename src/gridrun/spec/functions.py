@@ -246,11 +246,14 @@ def bind(
 
 
 def _numpy_objection(function: SweepFunction, arguments: tuple[Number, ...]) -> str | None:
-    """What numpy says of these arguments, drawing nothing (numpy checks them for size 0)."""
+    """What numpy says of these arguments, drawing one value.
+
+    (Not zero: numpy skips some checks for size 0, e.g. `integers` with a `high` beyond int64.)
+    """
     import numpy as np
 
     try:
-        function.sample(np.random.default_rng(0), arguments, 0)
+        function.sample(np.random.default_rng(0), arguments, 1)
     except (ValueError, OverflowError, TypeError) as error:
         return f"{function.name}(): {error}"
     return None

@@ -12,7 +12,9 @@ is a fixed scalar, passed verbatim (or unquoted, when the whole of it is one quo
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 
 from gridrun.errors import SpecError
 from gridrun.spec.domains import Choice, Distribution, Domain, Fixed, IntRange
@@ -44,9 +46,15 @@ def parse_value(value: str) -> Domain:
 
 
 def parse_number(text: str) -> Number | None:
-    """An int or float literal (`32`, `-1`, `1e-2`, `.5`), or None when `text` is not one."""
+    """An int or float literal (`32`, `-1`, `1e-2`, `.5`), or None when `text` is not one.
+
+    An integer with more digits than `int()` converts (4,300 by default) reads as +/-inf.
+    """
     if INTEGER.fullmatch(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than int() converts (sys.int_info): too large anyway
+            return math.inf if not text.startswith("-") else -math.inf
     if FLOAT.fullmatch(text):
         return float(text)
     return None
@@ -154,6 +162,8 @@ class _Parser:
                     raise self.error("positional argument after a named one", token, "name=value")
                 positional.append(number)
             else:
+                if keyword in keywords:
+                    raise self.error(f"{name}() got {keyword!r} twice", token, "each name once")
                 keywords[keyword] = (len(argument_tokens), number)
             argument_tokens.append(token)
         closing = self.advance()
@@ -190,6 +200,10 @@ class _Parser:
         number = parse_number(token.text)
         if number is None:
             raise self.error(f"{token.text!r} is not a number", token, "a number like 3, 0.1, 1e-5")
+        if isinstance(number, float) and INTEGER.fullmatch(token.text):
+            raise self.error(
+                f"an integer of {len(token.text):,} digits is too large", token, "a smaller number"
+            )
         return number
 
     def build_range(
@@ -215,7 +229,15 @@ class _Parser:
         if step == 0:
             raise self.error("range() step must not be zero", tokens[2], "a non-zero step")
         domain = IntRange(start, stop, step)
-        if len(domain) == 0:
+        try:
+            length = len(domain)
+        except OverflowError:  # len() is at most sys.maxsize
+            raise self.error(
+                f"range({start}, {stop}, {step}) has too many values",
+                closing,
+                f"a range of at most {sys.maxsize:,} values",
+            ) from None
+        if length == 0:
             raise self.error(
                 f"range({start}, {stop}, {step}) is empty",
                 closing,

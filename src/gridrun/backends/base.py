@@ -1,0 +1,60 @@
+"""The backend contract: start an experiment's process somewhere, stop it, report its exit.
+
+A backend launches `Launch` specs and, whenever one ends, puts an `Exited` event on the
+queue it was given; the driver does everything else (the store, the schedule, retries).
+Stopping is staged: `terminate` asks (SIGTERM to the whole process group), `kill` insists
+(SIGKILL). Both are safe to call on an experiment that already ended.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One attempt of one experiment."""
+
+    experiment_id: int
+    command: Sequence[str]
+    cwd: str
+    env: Mapping[str, str]
+    log_path: Path
+
+
+@dataclass(frozen=True)
+class Exited:
+    """An experiment's process ended: its exit code, or the signal (negative code) that
+    killed it; `error` when it could not start at all."""
+
+    experiment_id: int
+    returncode: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Handle:
+    """A started experiment: what the backend needs to stop it."""
+
+    experiment_id: int
+    pid: int
+
+
+class Backend(ABC):
+    """Runs experiments' processes."""
+
+    @abstractmethod
+    def launch(self, spec: Launch) -> Handle | None:
+        """Start the experiment. Returns None when it could not start (an `Exited` event
+        with `error` set is queued then)."""
+
+    @abstractmethod
+    def terminate(self, handle: Handle) -> None:
+        """Ask the experiment to stop (SIGTERM to its process group)."""
+
+    @abstractmethod
+    def kill(self, handle: Handle) -> None:
+        """Stop the experiment now (SIGKILL to its process group)."""

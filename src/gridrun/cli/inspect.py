@@ -1,0 +1,223 @@
+"""`grid status`, `grid history`, `grid logs`: readers of the store and the log files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from gridrun.cli.options import option
+
+STATUS_ROWS = 100
+FOLLOW_POLL_S = 0.2
+
+
+def open_reader() -> Any:
+    """The store, with runs whose driver died shown (and recorded) as lost."""
+    from gridrun.runner import reconcile
+    from gridrun.store import open_store
+
+    store = open_store()
+    reconcile(store)
+    return store
+
+
+def console() -> Any:
+    from gridrun.cli.render import make_console
+
+    return make_console(sys.stdout)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=None))
+
+
+@click.command("status")
+@click.argument("name", required=False, metavar="[RUN|EXPERIMENT]")
+@option(
+    "state",
+    dest="states",
+    multiple=True,
+    metavar="STATE",
+    help="Only experiments in this state (repeatable).",
+)
+@option("all", dest="show_all", is_flag=True, help="Show every experiment, however many.")
+@click.pass_obj
+def status_command(
+    settings: Any, name: str | None, states: tuple[str, ...], show_all: bool
+) -> None:
+    """Runs in progress; or one run's experiments; or one experiment."""
+    from gridrun.cli import views
+    from gridrun.cli.resolve import find_run, resolve_experiment
+    from gridrun.errors import UserError
+    from gridrun.store.records import RunState, State
+
+    store = open_reader()
+    if name is None:
+        runs = store.list_runs([RunState.RUNNING])
+        if settings.json:
+            echo_json({"runs": [views.run_json(r) for r in runs]})
+        elif not runs:
+            click.echo("no runs in progress (grid history lists every run)")
+        else:
+            console().print(views.runs_table(runs, "runs in progress"))
+        return
+    wanted = []
+    for state in states:
+        try:
+            wanted.append(State(state))
+        except ValueError:
+            valid = ", ".join(s.value for s in State)
+            raise UserError(f"unknown state {state!r}; expected one of {valid}") from None
+    run = find_run(store, name)
+    if run is None:
+        record = resolve_experiment(store, name)
+        if settings.json:
+            echo_json(views.experiment_json(record, time.time()))
+            return
+        out = console()
+        for key, value in views.experiment_lines(record):
+            out.print(f"[bold]{key:>10}[/]  {value}", highlight=False, soft_wrap=True)
+        return
+    experiments = store.experiments(run.id, wanted or None)
+    if settings.json:
+        echo_json(views.run_json(run, experiments))
+        return
+    out = console()
+    for line in views.run_header(run):
+        out.print(line, highlight=False, soft_wrap=True)
+    hidden = 0
+    if not show_all and len(experiments) > STATUS_ROWS:
+        hidden = len(experiments) - STATUS_ROWS
+        live = [e for e in experiments if e.state in (State.RUNNING, State.FAILED, State.LOST)]
+        rest = [e for e in experiments if e not in live] if len(live) < STATUS_ROWS else []
+        experiments = sorted((live + rest)[:STATUS_ROWS], key=lambda e: e.index)
+    out.print(views.experiments_table(run, experiments, hidden))
+    if hidden:
+        out.print(f"[dim]{hidden:,} not shown: --all shows every one, --state STATE filters[/]")
+
+
+@click.command("history")
+@option("limit", type=int, default=None, help="Only the N newest runs.")
+@click.pass_obj
+def history_command(settings: Any, limit: int | None) -> None:
+    """Every run, newest first."""
+    from gridrun.cli import views
+
+    store = open_reader()
+    runs = store.list_runs()
+    if limit is not None:
+        runs = runs[:limit]
+    if settings.json:
+        echo_json({"runs": [views.run_json(r) for r in runs]})
+    elif not runs:
+        click.echo("no runs yet: grid run SCRIPT ... starts one")
+    else:
+        console().print(views.runs_table(runs))
+
+
+@click.command("logs")
+@click.argument("name", metavar="EXPERIMENT")
+@click.option("-l", "--lines", "lines", type=int, default=None, help="Only the last N lines.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing what it writes, until it ends.")
+@click.pass_obj
+def logs_command(settings: Any, name: str, lines: int | None, follow: bool) -> None:
+    """Print an experiment's output (stdout and stderr)."""
+    from gridrun.cli.resolve import resolve_experiment
+
+    store = open_reader()
+    record = resolve_experiment(store, name)
+    path = record.log_path
+    emit = _json_line_writer(record.name) if settings.json else _raw_writer()
+    position = _print_existing(path, lines, emit)
+    if not follow:
+        return
+    while True:
+        position = _print_new(path, position, emit)
+        current = store.get_experiment_by_id(record.id)
+        if current is None or current.state.final:
+            _print_new(path, position, emit)
+            return
+        time.sleep(FOLLOW_POLL_S)
+
+
+def _raw_writer() -> Any:
+    out = sys.stdout.buffer
+
+    def write(data: bytes) -> None:
+        out.write(data)
+        out.flush()
+
+    return write
+
+
+def _json_line_writer(experiment: str) -> Any:
+    pending = bytearray()
+
+    def write(data: bytes) -> None:
+        pending.extend(data)
+        *complete, rest = bytes(pending).split(b"\n")
+        pending[:] = rest
+        for line in complete:
+            text = line.decode("utf-8", errors="replace")
+            click.echo(json.dumps({"experiment": experiment, "line": text}))
+
+    return write
+
+
+def _print_existing(path: str, lines: int | None, emit: Any) -> int:
+    """Print the whole log, or its last `lines`, streaming; return where it ended."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return 0
+    start = 0 if lines is None else _start_of_last_lines(path, size, lines)
+    with open(path, "rb") as log:
+        log.seek(start)
+        while chunk := log.read(1 << 16):
+            emit(chunk)
+        return log.tell()
+
+
+def _start_of_last_lines(path: str, size: int, lines: int) -> int:
+    """The offset where the last `lines` lines of the file begin, reading from its end."""
+    if lines <= 0:
+        return size
+    block = 1 << 16
+    position = size
+    newlines = 0
+    with open(path, "rb") as log:
+        log.seek(max(0, size - 1))
+        ends_with_newline = log.read(1) == b"\n"
+        wanted = lines + (1 if ends_with_newline else 0)
+        while position > 0:
+            step = min(block, position)
+            position -= step
+            log.seek(position)
+            data = log.read(step)
+            for index in range(len(data) - 1, -1, -1):
+                if data[index] == 0x0A:
+                    newlines += 1
+                    if newlines == wanted:
+                        return position + index + 1
+    return 0
+
+
+def _print_new(path: str, position: int, emit: Any) -> int:
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return position
+    if size < position:  # a new attempt started a new log
+        position = 0
+    if size == position:
+        return position
+    with open(path, "rb") as log:
+        log.seek(position)
+        while chunk := log.read(1 << 16):
+            emit(chunk)
+        return log.tell()

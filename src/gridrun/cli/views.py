@@ -1,0 +1,200 @@
+"""How runs and experiments are shown: JSON records for programs, rich tables for people."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from gridrun.progress import describe_exit, format_duration
+from gridrun.store.records import ExperimentRecord, RunRecord, State
+
+STATE_STYLES = {
+    "queued": "dim",
+    "running": "yellow",
+    "succeeded": "green",
+    "failed": "red",
+    "stopped": "magenta",
+    "lost": "red",
+}
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+
+
+def local_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return ""
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def styled(state: str) -> str:
+    return f"[{STATE_STYLES.get(state, '')}]{state}[/]"
+
+
+def run_duration(run: RunRecord, now: float) -> float | None:
+    if run.started_at is None:
+        return None
+    return (run.ended_at or now) - run.started_at
+
+
+def experiment_json(record: ExperimentRecord, now: float) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "run": record.run,
+        "index": record.index,
+        "state": record.state.value,
+        "params": record.params,
+        "args": record.args,
+        "command": record.command,
+        "exit_code": record.exit_code,
+        "signal": record.signal,
+        "reason": record.reason,
+        "attempts": record.attempts,
+        "retries": record.retries,
+        "started_at": iso(record.started_at),
+        "ended_at": iso(record.ended_at),
+        "duration_s": record.duration_s(now),
+        "pid": record.pid,
+        "gpus": record.gpus,
+        "log_path": record.log_path,
+    }
+
+
+def run_json(
+    run: RunRecord, experiments: Sequence[ExperimentRecord] | None = None
+) -> dict[str, Any]:
+    now = time.time()
+    data: dict[str, Any] = {
+        "name": run.name,
+        "state": run.state.value,
+        "strategy": run.strategy,
+        "seed": run.seed,
+        "num_trials": run.num_trials,
+        "num_experiments": run.num_experiments,
+        "counts": {state.value: run.count(state) for state in State},
+        "command": run.invocation,
+        "script": run.script,
+        "script_args": run.script_args,
+        "space": run.space,
+        "options": run.options,
+        "cwd": run.cwd,
+        "git_commit": run.git_commit,
+        "git_dirty": run.git_dirty,
+        "created_at": iso(run.created_at),
+        "started_at": iso(run.started_at),
+        "ended_at": iso(run.ended_at),
+        "duration_s": run_duration(run, now),
+        "driver_pid": run.driver.pid if run.driver else None,
+    }
+    if experiments is not None:
+        data["experiments"] = [experiment_json(e, now) for e in experiments]
+    return data
+
+
+def counts_text(run: RunRecord) -> str:
+    parts = [f"{styled(state.value)} {run.count(state)}" for state in State if run.count(state)]
+    return "  ".join(parts)
+
+
+def runs_table(runs: Sequence[RunRecord], title: str | None = None) -> Any:
+    from rich.table import Table
+
+    now = time.time()
+    table = Table(title=title, header_style="bold", title_justify="left")
+    for column in ("run", "state", "experiments", "started", "duration", "strategy"):
+        table.add_column(column, no_wrap=column != "experiments")
+    for run in runs:
+        table.add_row(
+            f"[cyan]{run.name}[/]",
+            styled(run.state.value),
+            f"{run.num_experiments}: {counts_text(run)}",
+            local_time(run.started_at or run.created_at),
+            format_duration(run_duration(run, now)),
+            run.strategy,
+        )
+    return table
+
+
+def experiments_table(
+    run: RunRecord, experiments: Sequence[ExperimentRecord], hidden: int = 0
+) -> Any:
+    from rich.table import Table
+
+    now = time.time()
+    flags = list(run.space)
+    table = Table(header_style="bold")
+    table.add_column("experiment", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    for flag in flags:
+        table.add_column(flag, no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("exit", no_wrap=True)
+    show_retries = any(e.retries for e in experiments)
+    if show_retries:
+        table.add_column("retries", justify="right")
+    for record in experiments:
+        exit_text = describe_exit(record.exit_code, record.signal).replace("exit code ", "")
+        if record.reason and record.state is not State.SUCCEEDED:
+            exit_text = f"{exit_text} ({record.reason})" if exit_text else record.reason
+        row = [
+            record.name,
+            styled(record.state.value),
+            *(record.params.get(flag, "") for flag in flags),
+            format_duration(record.duration_s(now)),
+            exit_text,
+        ]
+        if show_retries:
+            row.append(str(record.retries))
+        table.add_row(*row)
+    if hidden:
+        table.add_row(f"[dim]… {hidden:,} more[/]", *[""] * (len(table.columns) - 1))
+    return table
+
+
+def run_header(run: RunRecord) -> list[str]:
+    import shlex
+
+    now = time.time()
+    lines = [
+        f"[bold]run[/] [cyan]{run.name}[/]  {styled(run.state.value)}  "
+        f"{run.num_experiments} experiments: {counts_text(run)}",
+        f"strategy {run.strategy} · seed {run.seed} · started "
+        f"{local_time(run.started_at or run.created_at)} · "
+        f"{format_duration(run_duration(run, now))}",
+        f"command: {shlex.join(run.invocation)}",
+        f"in {run.cwd}"
+        + (
+            f" · git {run.git_commit[:12]}{' (dirty)' if run.git_dirty else ''}"
+            if run.git_commit
+            else ""
+        ),
+    ]
+    return lines
+
+
+def experiment_lines(record: ExperimentRecord) -> list[tuple[str, str]]:
+    import shlex
+
+    now = time.time()
+    rows = [
+        ("experiment", record.name),
+        ("run", record.run),
+        ("state", styled(record.state.value)),
+        ("params", "  ".join(f"{k} {v}" for k, v in record.params.items()) or "(none)"),
+        ("command", shlex.join(record.command)),
+        ("started", local_time(record.started_at)),
+        ("ended", local_time(record.ended_at)),
+        ("duration", format_duration(record.duration_s(now))),
+        ("exit", describe_exit(record.exit_code, record.signal)),
+        ("reason", record.reason or ""),
+        ("attempts", str(record.attempts)),
+        ("gpus", record.gpus or ""),
+        ("pid", str(record.pid or "")),
+        ("log", record.log_path),
+    ]
+    return [(k, v) for k, v in rows if v]

@@ -1,0 +1,372 @@
+"""The driver: runs a recorded run's queued experiments to the end, recording every change.
+
+One loop, one thread: launch what the scheduler allows, then wait for the next event (an
+experiment exited, a signal arrived) or the next deadline (a timeout, a SIGKILL after the
+grace period, a look at the store for stop requests). Everything it learns goes to the store
+at once, so that readers see it and nothing is lost if the driver dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gridrun.backends.base import Backend, Exited, Handle, Launch
+from gridrun.paths import ARTIFACTS_NAME, METRICS_NAME
+from gridrun.progress import Reporter
+from gridrun.scheduler import Allocation, Scheduler
+from gridrun.store.base import Store
+from gridrun.store.records import ExperimentRecord, RunRecord, RunState, State
+
+STOP_POLL_S = 0.5
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class DriveOptions:
+    """How to drive: per-experiment limits and the grace period of a stop."""
+
+    retries: int = 0
+    timeout_s: float | None = None
+    grace_s: float = 10.0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> DriveOptions:
+        return cls(
+            retries=int(options.get("retries") or 0),
+            timeout_s=options.get("timeout_s"),
+            grace_s=float(options.get("grace_s", 10.0)),
+        )
+
+
+@dataclass
+class Running:
+    """An experiment whose process is out."""
+
+    record: ExperimentRecord
+    handle: Handle
+    allocation: Allocation
+    started: float
+    deadline: float | None
+    stop_reason: str | None = None
+    """Why we asked it to stop (`timeout ...`, `stopped ...`); None while left alone."""
+    stop_state: State | None = None
+    kill_at: float | None = None
+
+
+@dataclass
+class Outcome:
+    """How the drive ended."""
+
+    run_state: RunState
+    exit_code: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class RunDriver:
+    """Drives one run's queued experiments. Clocks and the environment are injected."""
+
+    def __init__(
+        self,
+        store: Store,
+        run: RunRecord,
+        backend: Backend,
+        events: queue.SimpleQueue,
+        scheduler: Scheduler,
+        options: DriveOptions,
+        reporter: Reporter,
+        home: Path,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        on_started: Callable[[int], None] | None = None,
+        on_ended: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.run = run
+        self.backend = backend
+        self.events = events
+        self.scheduler = scheduler
+        self.options = options
+        self.reporter = reporter
+        self.home = home
+        self.base_env = dict(os.environ if env is None else env)
+        self.clock = clock
+        self.monotonic = monotonic
+        self.on_started = on_started or (lambda pid: None)
+        self.on_ended = on_ended or (lambda pid: None)
+        self.queue: deque[ExperimentRecord] = deque()
+        self.running: dict[int, Running] = {}
+        self.interrupted = 0
+        self.stop_all = False
+        self.next_poll = 0.0
+
+    # -- public ------------------------------------------------------------------------------
+    def drive(self) -> Outcome:
+        """Run every queued experiment of the run; return how the run ended."""
+        self.queue.extend(self.store.experiments(self.run.id, [State.QUEUED]))
+        self.reporter.run_started(self.run, len(self.queue), self.scheduler.capacity)
+        previous = self._install_signal_handlers()
+        try:
+            self._loop()
+        finally:
+            self._restore_signal_handlers(previous)
+        return self._finish()
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            if not self.stop_all:
+                self._launch_what_fits()
+            if not self.running and (self.stop_all or not self.queue):
+                return
+            timeout = self._next_wakeup() - self.monotonic()
+            try:
+                event = self.events.get(timeout=max(0.0, timeout)) if timeout > 0 else None
+            except queue.Empty:
+                event = None
+            if isinstance(event, Exited):
+                self._handle_exit(event)
+                # Handle every exit that is already waiting before launching again.
+                while True:
+                    try:
+                        more = self.events.get_nowait()
+                    except queue.Empty:
+                        break
+                    self._dispatch(more)
+            elif event is not None:
+                self._dispatch(event)
+            self._check_deadlines()
+
+    def _dispatch(self, event: object) -> None:
+        if isinstance(event, Exited):
+            self._handle_exit(event)
+        elif isinstance(event, int):  # a signal number
+            self._interrupt(event)
+
+    def _next_wakeup(self) -> float:
+        now = self.monotonic()
+        wakeups = [self.next_poll if self.next_poll > now else now + STOP_POLL_S]
+        for running in self.running.values():
+            if running.kill_at is not None:
+                wakeups.append(running.kill_at)
+            elif running.deadline is not None:
+                wakeups.append(running.deadline)
+        wakeups.append(now + self.reporter.refresh_s)
+        return min(wakeups)
+
+    # -- launching -----------------------------------------------------------------------------
+    def _launch_what_fits(self) -> None:
+        while self.queue:
+            allocation = self.scheduler.allocate()
+            if allocation is None:
+                return
+            self._launch(self.queue.popleft(), allocation)
+
+    def _launch(self, record: ExperimentRecord, allocation: Allocation) -> None:
+        log_path = Path(record.log_path)
+        folder = log_path.parent
+        (folder / ARTIFACTS_NAME).mkdir(parents=True, exist_ok=True)
+        if log_path.exists():  # an earlier attempt's log: kept, under its number
+            _keep_earlier_log(log_path)
+        env = self._environment(record, allocation, folder)
+        launch = Launch(record.id, record.command, self.run.cwd, env, log_path)
+        now = self.clock()
+        handle = self.backend.launch(launch)
+        if handle is None:  # could not start: its Exited event is queued
+            self.store.mark_started(record.id, 0, allocation.cuda_visible_devices or None, now)
+            self.running[record.id] = Running(record, Handle(record.id, 0), allocation, now, None)
+            return
+        self.on_started(handle.pid)
+        gpus = allocation.cuda_visible_devices if allocation.gpu_shares else None
+        self.store.mark_started(record.id, handle.pid, gpus, now)
+        deadline = None
+        if self.options.timeout_s is not None:
+            deadline = self.monotonic() + self.options.timeout_s
+        self.running[record.id] = Running(record, handle, allocation, now, deadline)
+        self.reporter.experiment_started(record, gpus)
+
+    def _environment(
+        self, record: ExperimentRecord, allocation: Allocation, folder: Path
+    ) -> dict[str, str]:
+        env = dict(self.base_env)
+        env.update(self.run.options.get("environment") or {})
+        env.update(
+            {
+                "GRID_RUN_NAME": self.run.name,
+                "GRID_EXPERIMENT_NAME": record.name,
+                "GRID_EXPERIMENT_ID": str(record.index),
+                "GRID_ARTIFACTS_DIR": str(folder / ARTIFACTS_NAME),
+                "GRID_METRICS_FILE": str(folder / METRICS_NAME),
+                "CUDA_VISIBLE_DEVICES": allocation.cuda_visible_devices,
+            }
+        )
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        if "OMP_NUM_THREADS" not in env:
+            env["OMP_NUM_THREADS"] = str(max(1, int(allocation.cpus)))
+        return env
+
+    # -- exits -----------------------------------------------------------------------------------
+    def _handle_exit(self, event: Exited) -> None:
+        running = self.running.pop(event.experiment_id, None)
+        if running is None:
+            return
+        self.scheduler.release(running.allocation)
+        if running.handle.pid:
+            self.on_ended(running.handle.pid)
+        forget = getattr(self.backend, "forget", None)
+        if forget:
+            forget(event.experiment_id)
+        record = running.record
+        code = event.returncode
+        exit_code, signum = (None, -code) if code < 0 else (code, None)
+        now = self.clock()
+        if running.stop_state is not None:
+            state, reason = running.stop_state, running.stop_reason
+        elif code == 0:
+            state, reason = State.SUCCEEDED, None
+        else:
+            state, reason = State.FAILED, event.error
+        attempts = record.attempts + 1
+        if state is State.FAILED and attempts <= self.options.retries and not self.stop_all:
+            why = running.stop_reason or event.error or _describe_exit(exit_code, signum)
+            self.store.mark_finished(
+                record.id, State.QUEUED, exit_code, signum, f"retrying after {why}", now
+            )
+            self.reporter.experiment_retrying(record, attempts, why)
+            self.queue.appendleft(_with_attempts(record, attempts))
+            return
+        self.store.mark_finished(record.id, state, exit_code, signum, reason, now)
+        self.reporter.experiment_ended(record, state, exit_code, signum, now - running.started)
+
+    # -- stopping --------------------------------------------------------------------------------
+    def _check_deadlines(self) -> None:
+        now = self.monotonic()
+        if now >= self.next_poll:
+            self.next_poll = now + STOP_POLL_S
+            self._poll_stop_requests()
+        for running in list(self.running.values()):
+            if running.kill_at is not None and now >= running.kill_at:
+                self.backend.kill(running.handle)
+                running.kill_at = None
+            elif (
+                running.stop_reason is None
+                and running.deadline is not None
+                and now >= running.deadline
+            ):
+                timeout = self.options.timeout_s or 0
+                self._stop(running, State.FAILED, f"timed out after {timeout:g}s")
+
+    def _poll_stop_requests(self) -> None:
+        whole_run, experiment_ids = self.store.stop_requests(self.run.id)
+        if whole_run and not self.stop_all:
+            self.stop_all = True
+            self.reporter.message("stop requested: launching nothing more")
+            self._stop_everything("stopped by grid stop")
+            return
+        for experiment_id in experiment_ids:
+            running = self.running.get(experiment_id)
+            if running is not None and running.stop_state is None:
+                self._stop(running, State.STOPPED, "stopped by grid stop")
+                continue
+            queued = next((r for r in self.queue if r.id == experiment_id), None)
+            if queued is not None:
+                self.queue.remove(queued)
+                self.store.stop_queued(self.run.id, [experiment_id], self.clock())
+                self.reporter.experiment_ended(queued, State.STOPPED, None, None, 0.0)
+
+    def _stop(self, running: Running, state: State, reason: str) -> None:
+        running.stop_state = state
+        running.stop_reason = reason
+        running.kill_at = self.monotonic() + self.options.grace_s
+        self.backend.terminate(running.handle)
+
+    def _stop_everything(self, reason: str) -> None:
+        for running in self.running.values():
+            if running.stop_state is None or running.stop_state is State.FAILED:
+                self._stop(running, State.STOPPED, reason)
+
+    def _interrupt(self, signum: int) -> None:
+        self.interrupted += 1
+        self.stop_all = True
+        name = signal.Signals(signum).name
+        if self.interrupted == 1:
+            self.reporter.message(
+                f"{name}: launching nothing more, stopping {len(self.running)} running "
+                f"experiment(s) (again to kill them now)"
+            )
+            self._stop_everything(f"stopped by {name} to the driver")
+        else:
+            for running in self.running.values():
+                self.backend.kill(running.handle)
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        previous: dict[int, Any] = {}
+
+        def handler(signum: int, frame: object) -> None:
+            self.events.put(signum)
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):  # not the main thread
+                previous[signum] = signal.signal(signum, handler)
+        return previous
+
+    @staticmethod
+    def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    # -- the end -----------------------------------------------------------------------------------
+    def _finish(self) -> Outcome:
+        if self.stop_all and self.queue:  # never started: stopped before they ran
+            self.store.stop_queued(self.run.id, [r.id for r in self.queue], self.clock())
+            self.queue.clear()
+        run = self.store.get_run_by_id(self.run.id)
+        assert run is not None
+        counts = run.counts
+        if self.interrupted or self.stop_all:
+            state = RunState.STOPPED
+        elif counts.get(State.FAILED.value) or counts.get(State.LOST.value):
+            state = RunState.FAILED
+        elif counts.get(State.STOPPED.value) or counts.get(State.QUEUED.value):
+            state = RunState.STOPPED
+        else:
+            state = RunState.SUCCEEDED
+        self.store.finish_run(self.run.id, state, self.clock())
+        code = 0 if state is RunState.SUCCEEDED else 1
+        if self.interrupted:
+            code = EXIT_INTERRUPTED
+        outcome = Outcome(state, code, counts)
+        final = self.store.get_run_by_id(self.run.id)
+        assert final is not None
+        self.reporter.run_ended(final, self.store.experiments(self.run.id))
+        return outcome
+
+
+def _describe_exit(exit_code: int | None, signum: int | None) -> str:
+    if signum is not None:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(signum).name}"
+        return f"signal {signum}"
+    return f"exit code {exit_code}"
+
+
+def _keep_earlier_log(log_path: Path) -> None:
+    number = 1
+    while (earlier := log_path.with_name(f"stdout.attempt{number}.log")).exists():
+        number += 1
+    log_path.rename(earlier)
+
+
+def _with_attempts(record: ExperimentRecord, attempts: int) -> ExperimentRecord:
+    from dataclasses import replace
+
+    return replace(record, attempts=attempts)

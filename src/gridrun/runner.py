@@ -1,0 +1,224 @@
+"""Running a sweep: record the planned run, then drive it here or in a detached driver;
+resume a run; tell readers which runs lost their driver.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gridrun.backends.local import LocalBackend
+from gridrun.driver import DriveOptions, Outcome, RunDriver
+from gridrun.errors import UserError
+from gridrun.names import random_run_name
+from gridrun.paths import LOG_NAME, experiment_dir, run_dir
+from gridrun.processes import driver_alive, process_start_time, this_driver
+from gridrun.progress import Reporter
+from gridrun.scheduler import Inventory, Request, Scheduler
+from gridrun.spec.syntax import to_syntax
+from gridrun.store.base import Store
+from gridrun.store.records import Driver, NewExperiment, NewRun, RunRecord, RunState, State
+from gridrun.sweep import Plan, SweepRequest
+from gridrun.watchdog import Watchdog
+
+RESUMABLE = (State.FAILED, State.STOPPED, State.LOST, State.QUEUED)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run's experiments run; recorded with the run (resume reuses them)."""
+
+    max_parallel: int | None = None
+    cpus: float = 1.0
+    gpus: float = 0.0
+    memory_gb: float | None = None
+    retries: int = 0
+    timeout_s: float | None = None
+    grace_s: float = 10.0
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunOptions:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def request(self) -> Request:
+        return Request(self.cpus, self.gpus, self.memory_gb)
+
+
+def git_state(cwd: str) -> tuple[str | None, bool | None]:
+    """The commit checked out in `cwd` and whether the work tree differs from it."""
+    folder = Path(cwd).resolve()
+    if not any((p / ".git").exists() for p in (folder, *folder.parents)):
+        return None, None
+    git = shutil.which("git")
+    if git is None:
+        return None, None
+    try:
+        head = subprocess.run(
+            [git, "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return None, None
+        status = subprocess.run(
+            [git, "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+    return head.stdout.strip(), bool(status.stdout.strip()) if status.returncode == 0 else None
+
+
+def check_command(command: tuple[str, ...], cwd: str) -> None:
+    """Fail before recording anything if the program to run cannot be found."""
+    program = command[0]
+    target = command[1] if len(command) > 1 and program in (sys.executable, "bash") else program
+    if os.sep in target or target.endswith((".py", ".sh")):
+        if not (Path(cwd) / target).exists():
+            raise UserError(f"script not found: {target} (in {cwd})")
+    elif shutil.which(target) is None and not Path(target).exists():
+        raise UserError(f"command not found: {target!r} (not a file here, nor on PATH)")
+    if program not in ("bash",) and os.sep in program and not os.path.exists(program):
+        raise UserError(f"interpreter not found: {program}")
+
+
+def choose_name(store: Store, name: str | None) -> str:
+    if name:
+        if store.get_run(name) is not None:
+            raise UserError(
+                f"a run named {name!r} exists; choose another --name, or `grid resume {name}`"
+            )
+        return name
+    for _ in range(100):
+        candidate = random_run_name()
+        if store.get_run(candidate) is None:
+            return candidate
+    raise UserError("could not find a free run name; give one with --name")
+
+
+def record_run(
+    store: Store,
+    plan: Plan,
+    request: SweepRequest,
+    options: RunOptions,
+    invocation: list[str],
+    cwd: str,
+    home: Path,
+) -> RunRecord:
+    """Record the run and its queued experiments, all at once."""
+    commit, dirty = git_state(cwd)
+    new_run = NewRun(
+        name=plan.run,
+        invocation=invocation,
+        script=request.script,
+        script_args=list(request.script_args),
+        space={
+            flag.name: to_syntax(flag.domain) for _, flag in plan.space.dimensions if flag.domain
+        },
+        strategy=plan.strategy,
+        seed=plan.seed,
+        num_trials=request.num_trials,
+        options=options.to_json(),
+        cwd=cwd,
+        git_commit=commit,
+        git_dirty=dirty,
+    )
+    experiments = [
+        NewExperiment(e.index, e.name, e.params, list(e.args), list(e.command)) for e in plan
+    ]
+    logs = [str(experiment_dir(plan.run, e.name, home) / LOG_NAME) for e in experiments]
+    return store.create_run(new_run, experiments, logs, time.time())
+
+
+def build_scheduler(options: RunOptions, env: dict[str, str] | None = None) -> Scheduler:
+    return Scheduler(Inventory.detect(env), options.request(), options.max_parallel)
+
+
+def drive_run(
+    store: Store,
+    run: RunRecord,
+    home: Path,
+    reporter: Reporter,
+    env: dict[str, str] | None = None,
+) -> Outcome:
+    """Drive `run` from this process to its end (its experiments must be queued)."""
+    options = RunOptions.from_json(run.options)
+    scheduler = build_scheduler(options, env)
+    for notice in scheduler.notices:
+        reporter.message(notice)
+    driver = this_driver()
+    store.claim_run(run.id, driver, time.time())
+    watchdog = Watchdog(home, run.id, driver, min(options.grace_s, 30.0))
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    try:
+        run_driver = RunDriver(
+            store=store,
+            run=run,
+            backend=LocalBackend(events),
+            events=events,
+            scheduler=scheduler,
+            options=DriveOptions(options.retries, options.timeout_s, options.grace_s),
+            reporter=reporter,
+            home=home,
+            env=env,
+            on_started=watchdog.watch,
+            on_ended=watchdog.unwatch,
+        )
+        return run_driver.drive()
+    finally:
+        watchdog.close()
+
+
+def detach_driver(store: Store, run: RunRecord, home: Path) -> int:
+    """Start a driver for `run` in the background, in its own session; return its pid."""
+    folder = run_dir(run.name, home)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "driver.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gridrun", "_drive", run.name],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=run.cwd,
+            start_new_session=True,
+        )
+    started = ""
+    for _ in range(100):  # /proc/<pid> appears as soon as the process exists
+        started = process_start_time(process.pid)
+        if started:
+            break
+        time.sleep(0.001)
+    store.claim_run(run.id, Driver(process.pid, this_driver().host, started), time.time())
+    return process.pid
+
+
+def reconcile(store: Store) -> None:
+    """Runs whose driver is gone are lost, and so are their running experiments."""
+    for run in store.list_runs([RunState.RUNNING]):
+        if run.driver is not None and not driver_alive(run.driver):
+            store.mark_lost(run.id, run.driver, time.time())
+
+
+def prepare_resume(store: Store, run: RunRecord) -> int:
+    """Queue again every experiment of `run` that did not succeed; return how many."""
+    if run.state is RunState.RUNNING and run.driver is not None and driver_alive(run.driver):
+        raise UserError(
+            f"run {run.name} is still being driven (pid {run.driver.pid}); "
+            f"`grid stop run {run.name}` first"
+        )
+    if run.driver is not None and run.state is RunState.RUNNING:
+        store.mark_lost(run.id, run.driver, time.time())
+    return len(store.requeue(run.id, RESUMABLE))

@@ -1,0 +1,133 @@
+"""The `Store` contract: what the driver writes and what every reader may rely on.
+
+One writer at a time drives a run (the driver, or `grid resume` after it); any number of
+readers (`status`, `logs`, `history`, `export`, the dashboard) read at the same time without
+waiting for it and without ever seeing a half-written change. `stop` and `delete` are the
+only other writers: they record a request or remove what has ended.
+
+Names are unique across the store. Every method that takes a name takes it exactly;
+`resolve_*` turn what a user typed (a prefix, a short name) into exact names.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+
+from gridrun.store.records import (
+    Driver,
+    ExperimentRecord,
+    NewExperiment,
+    NewRun,
+    RunRecord,
+    RunState,
+    State,
+)
+
+
+class Store(ABC):
+    """Runs and experiments, durable and shared between processes."""
+
+    # -- the driver's writes -----------------------------------------------------------------
+    @abstractmethod
+    def create_run(
+        self,
+        run: NewRun,
+        experiments: Iterable[NewExperiment],
+        log_paths: Sequence[str],
+        now: float,
+    ) -> RunRecord:
+        """Record a run and all its experiments (queued), atomically: all or nothing.
+
+        Raises `UserError` if a run of that name exists.
+        """
+
+    @abstractmethod
+    def claim_run(self, run_id: int, driver: Driver, now: float) -> None:
+        """Make `driver` the run's driver: the run is `running` from now on."""
+
+    @abstractmethod
+    def mark_started(self, experiment_id: int, pid: int, gpus: str | None, now: float) -> None:
+        """A queued experiment started (one more attempt)."""
+
+    @abstractmethod
+    def mark_finished(
+        self,
+        experiment_id: int,
+        state: State,
+        exit_code: int | None,
+        signal: int | None,
+        reason: str | None,
+        now: float,
+    ) -> None:
+        """A running experiment ended, in a final state (or `queued` again, to be retried)."""
+
+    @abstractmethod
+    def finish_run(self, run_id: int, state: RunState, now: float) -> None:
+        """The driver let go of the run, which ended in `state`."""
+
+    @abstractmethod
+    def requeue(self, run_id: int, states: Sequence[State]) -> list[ExperimentRecord]:
+        """Put the run's experiments in `states` back in the queue (for resume); return them."""
+
+    # -- requests from other processes -------------------------------------------------------
+    @abstractmethod
+    def request_stop(self, run_id: int, experiment_ids: Sequence[int] | None = None) -> None:
+        """Ask the run's driver to stop the run (all of it when `experiment_ids` is None)."""
+
+    @abstractmethod
+    def stop_requests(self, run_id: int) -> tuple[bool, set[int]]:
+        """Whether the whole run is asked to stop, and which of its live experiments are."""
+
+    @abstractmethod
+    def stop_queued(self, run_id: int, experiment_ids: Sequence[int], now: float) -> None:
+        """Queued experiments that will never start are recorded as stopped."""
+
+    @abstractmethod
+    def delete_run(self, run_id: int) -> None:
+        """Remove a run and its experiments' records."""
+
+    @abstractmethod
+    def delete_experiments(self, experiment_ids: Sequence[int]) -> None:
+        """Remove experiments' records."""
+
+    @abstractmethod
+    def mark_lost(self, run_id: int, driver: Driver, now: float) -> int:
+        """The run's `driver` is gone: its running experiments are lost; return how many.
+
+        Does nothing if another driver has claimed the run since.
+        """
+
+    # -- reads ---------------------------------------------------------------------------------
+    @abstractmethod
+    def get_run(self, name: str) -> RunRecord | None: ...
+
+    @abstractmethod
+    def get_run_by_id(self, run_id: int) -> RunRecord | None: ...
+
+    @abstractmethod
+    def list_runs(self, states: Sequence[RunState] | None = None) -> list[RunRecord]:
+        """Runs, newest first, optionally only those in `states`."""
+
+    @abstractmethod
+    def experiments(
+        self, run_id: int, states: Sequence[State] | None = None
+    ) -> list[ExperimentRecord]:
+        """A run's experiments in index order, optionally only those in `states`."""
+
+    @abstractmethod
+    def get_experiment(self, name: str) -> ExperimentRecord | None: ...
+
+    @abstractmethod
+    def get_experiment_by_id(self, experiment_id: int) -> ExperimentRecord | None: ...
+
+    @abstractmethod
+    def run_names(self, like: str) -> list[str]:
+        """Names of runs that start with `like`."""
+
+    @abstractmethod
+    def experiment_names(self, like: str, suffix: bool = False) -> list[str]:
+        """Names of experiments that start with (or, with `suffix`, end with) `like`."""
+
+    @abstractmethod
+    def close(self) -> None: ...

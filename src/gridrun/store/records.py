@@ -1,0 +1,144 @@
+"""The records the store keeps: runs, experiments, and their states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class State(str, Enum):
+    """An experiment's state. `queued` and `running` are live; the others are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    LOST = "lost"
+
+    @property
+    def final(self) -> bool:
+        return self not in (State.QUEUED, State.RUNNING)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RunState(str, Enum):
+    """A run's state: running while its driver drives it, then how it ended."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    LOST = "lost"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class NewExperiment:
+    """An experiment to record, as planned."""
+
+    index: int
+    name: str
+    params: dict[str, str]
+    args: list[str]
+    command: list[str]
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run to record: everything needed to show it, reproduce it and resume it."""
+
+    name: str
+    invocation: list[str]
+    """The `grid run ...` command line as typed."""
+    script: str
+    script_args: list[str]
+    space: dict[str, str]
+    strategy: str
+    seed: int
+    num_trials: int | None
+    options: dict[str, Any]
+    cwd: str
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+
+
+@dataclass(frozen=True)
+class Driver:
+    """Which process drives a run: enough to tell later whether it is still alive."""
+
+    pid: int
+    host: str
+    started: str
+    """The process's start time as the OS reports it (guards against a reused pid)."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A recorded run, with the number of its experiments in each state."""
+
+    id: int
+    name: str
+    state: RunState
+    invocation: list[str]
+    script: str
+    script_args: list[str]
+    space: dict[str, str]
+    strategy: str
+    seed: int
+    num_trials: int | None
+    options: dict[str, Any]
+    cwd: str
+    git_commit: str | None
+    git_dirty: bool | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    driver: Driver | None
+    num_experiments: int
+    stop_requested: bool
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def count(self, state: State) -> int:
+        return self.counts.get(state.value, 0)
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """A recorded experiment."""
+
+    id: int
+    run_id: int
+    run: str
+    index: int
+    name: str
+    params: dict[str, str]
+    args: list[str]
+    command: list[str]
+    state: State
+    exit_code: int | None
+    signal: int | None
+    attempts: int
+    started_at: float | None
+    ended_at: float | None
+    pid: int | None
+    log_path: str
+    gpus: str | None
+    reason: str | None
+    stop_requested: bool
+
+    @property
+    def retries(self) -> int:
+        """How many times it was started again after failing (in this run's life)."""
+        return max(0, self.attempts - 1)
+
+    def duration_s(self, now: float) -> float | None:
+        """Seconds it ran (so far, if running)."""
+        if self.started_at is None:
+            return None
+        return (self.ended_at if self.ended_at is not None else now) - self.started_at

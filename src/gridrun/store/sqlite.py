@@ -1,0 +1,408 @@
+"""The SQLite store: WAL journal, one writer and many readers, migrations by user_version.
+
+Readers never block in WAL mode; writers take the lock with `BEGIN IMMEDIATE` and wait for
+it (busy timeout) instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gridrun.errors import GridrunError, UserError
+from gridrun.store.base import Store
+from gridrun.store.records import (
+    Driver,
+    ExperimentRecord,
+    NewExperiment,
+    NewRun,
+    RunRecord,
+    RunState,
+    State,
+)
+from gridrun.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+BUSY_TIMEOUT_S = 60.0
+
+RUN_COLUMNS = (
+    "id, name, state, invocation, script, script_args, space, strategy, seed, num_trials, "
+    "options, cwd, git_commit, git_dirty, created_at, started_at, ended_at, driver_pid, "
+    "driver_host, driver_started, num_experiments, stop_requested"
+)
+EXPERIMENT_COLUMNS = (
+    "e.id, e.run_id, r.name, e.idx, e.name, e.params, e.args, e.command, e.state, e.exit_code, "
+    "e.signal, e.attempts, e.started_at, e.ended_at, e.pid, e.log_path, e.gpus, e.reason, "
+    "e.stop_requested"
+)
+
+
+class StoreVersionError(GridrunError):
+    """The store was written by a newer gridrun than this one."""
+
+
+class SQLiteStore(Store):
+    """The store in one SQLite file (created, and migrated, on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        self.connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        self.connection.execute("PRAGMA foreign_keys = ON")
+        self.connection.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"the store {self.path} has schema version {version}, newer than this "
+                f"gridrun's {SCHEMA_VERSION}: upgrade gridrun"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if self.connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.connection.execute("PRAGMA journal_mode = WAL")
+        with self._write():
+            version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _statements(MIGRATIONS[number]):
+                    self.connection.execute(statement)
+                self.connection.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: the lock taken at once, committed or rolled back whole."""
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.connection
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def _read(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.connection.execute(sql, parameters).fetchall()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # -- the driver's writes ---------------------------------------------------------------------
+    def create_run(
+        self,
+        run: NewRun,
+        experiments: Iterable[NewExperiment],
+        log_paths: Sequence[str],
+        now: float,
+    ) -> RunRecord:
+        rows = (
+            (
+                e.index,
+                e.name,
+                json.dumps(e.params),
+                json.dumps(e.args),
+                json.dumps(e.command),
+                State.QUEUED.value,
+                log_path,
+            )
+            for e, log_path in zip(experiments, log_paths, strict=True)
+        )
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM runs WHERE name = ?", (run.name,)).fetchone():
+                raise UserError(
+                    f"a run named {run.name!r} exists; choose another --name, "
+                    f"or `grid resume {run.name}` to finish it"
+                )
+            cursor = db.execute(
+                "INSERT INTO runs (name, state, invocation, script, script_args, space, "
+                "strategy, seed, num_trials, options, cwd, git_commit, git_dirty, created_at, "
+                "num_experiments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.name,
+                    RunState.RUNNING.value,
+                    json.dumps(run.invocation),
+                    run.script,
+                    json.dumps(run.script_args),
+                    json.dumps(run.space),
+                    run.strategy,
+                    run.seed,
+                    run.num_trials,
+                    json.dumps(run.options),
+                    run.cwd,
+                    run.git_commit,
+                    None if run.git_dirty is None else int(run.git_dirty),
+                    now,
+                    len(log_paths),
+                ),
+            )
+            run_id = cursor.lastrowid
+            db.executemany(
+                f"INSERT INTO experiments (run_id, idx, name, params, args, command, state, "
+                f"log_path) VALUES ({run_id}, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        record = self.get_run_by_id(int(run_id or 0))
+        assert record is not None
+        return record
+
+    def claim_run(self, run_id: int, driver: Driver, now: float) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET state = ?, driver_pid = ?, driver_host = ?, driver_started = ?, "
+                "started_at = COALESCE(started_at, ?), ended_at = NULL, stop_requested = 0 "
+                "WHERE id = ?",
+                (RunState.RUNNING.value, driver.pid, driver.host, driver.started, now, run_id),
+            )
+
+    def mark_started(self, experiment_id: int, pid: int, gpus: str | None, now: float) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE experiments SET state = ?, pid = ?, gpus = ?, started_at = ?, "
+                "ended_at = NULL, exit_code = NULL, signal = NULL, reason = NULL, "
+                "attempts = attempts + 1 WHERE id = ?",
+                (State.RUNNING.value, pid, gpus, now, experiment_id),
+            )
+
+    def mark_finished(
+        self,
+        experiment_id: int,
+        state: State,
+        exit_code: int | None,
+        signal: int | None,
+        reason: str | None,
+        now: float,
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE experiments SET state = ?, exit_code = ?, signal = ?, reason = ?, "
+                "ended_at = ? WHERE id = ?",
+                (state.value, exit_code, signal, reason, now, experiment_id),
+            )
+
+    def finish_run(self, run_id: int, state: RunState, now: float) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET state = ?, ended_at = ?, stop_requested = 0 WHERE id = ?",
+                (state.value, now, run_id),
+            )
+
+    def requeue(self, run_id: int, states: Sequence[State]) -> list[ExperimentRecord]:
+        marks = ", ".join("?" for _ in states)
+        with self._write() as db:
+            db.execute(
+                f"UPDATE experiments SET state = ?, stop_requested = 0, attempts = 0, "
+                f"exit_code = NULL, signal = NULL, reason = NULL, pid = NULL, "
+                f"started_at = NULL, ended_at = NULL "
+                f"WHERE run_id = ? AND state IN ({marks})",
+                (State.QUEUED.value, run_id, *(s.value for s in states)),
+            )
+        return self.experiments(run_id, [State.QUEUED])
+
+    # -- requests from other processes -----------------------------------------------------------
+    def request_stop(self, run_id: int, experiment_ids: Sequence[int] | None = None) -> None:
+        with self._write() as db:
+            if experiment_ids is None:
+                db.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", (run_id,))
+                db.execute(
+                    "UPDATE experiments SET stop_requested = 1 WHERE run_id = ? AND state IN "
+                    "(?, ?)",
+                    (run_id, State.QUEUED.value, State.RUNNING.value),
+                )
+            else:
+                db.executemany(
+                    "UPDATE experiments SET stop_requested = 1 WHERE id = ?",
+                    [(i,) for i in experiment_ids],
+                )
+
+    def stop_requests(self, run_id: int) -> tuple[bool, set[int]]:
+        run = self._read("SELECT stop_requested FROM runs WHERE id = ?", (run_id,))
+        rows = self._read(
+            "SELECT id FROM experiments WHERE run_id = ? AND stop_requested = 1 AND state IN "
+            "(?, ?)",
+            (run_id, State.QUEUED.value, State.RUNNING.value),
+        )
+        return bool(run and run[0][0]), {row[0] for row in rows}
+
+    def stop_queued(self, run_id: int, experiment_ids: Sequence[int], now: float) -> None:
+        with self._write() as db:
+            db.executemany(
+                "UPDATE experiments SET state = ?, reason = ?, ended_at = ? "
+                "WHERE id = ? AND state = ?",
+                [
+                    (State.STOPPED.value, "stopped before it started", now, i, State.QUEUED.value)
+                    for i in experiment_ids
+                ],
+            )
+
+    def delete_run(self, run_id: int) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    def delete_experiments(self, experiment_ids: Sequence[int]) -> None:
+        with self._write() as db:
+            for experiment_id in experiment_ids:
+                row = db.execute(
+                    "SELECT run_id FROM experiments WHERE id = ?", (experiment_id,)
+                ).fetchone()
+                if row is None:
+                    continue
+                db.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
+                db.execute(
+                    "UPDATE runs SET num_experiments = num_experiments - 1 WHERE id = ?",
+                    (row[0],),
+                )
+
+    def mark_lost(self, run_id: int, driver: Driver, now: float) -> int:
+        with self._write() as db:
+            owner = db.execute(
+                "SELECT driver_pid, driver_host, driver_started, state FROM runs WHERE id = ?",
+                (run_id,),
+            ).fetchone()
+            if owner is None or tuple(owner[:3]) != (driver.pid, driver.host, driver.started):
+                return 0
+            cursor = db.execute(
+                "UPDATE experiments SET state = ?, reason = ?, ended_at = ? "
+                "WHERE run_id = ? AND state = ?",
+                (State.LOST.value, "its driver died", now, run_id, State.RUNNING.value),
+            )
+            if owner[3] == RunState.RUNNING.value:
+                db.execute(
+                    "UPDATE runs SET state = ?, ended_at = ? WHERE id = ?",
+                    (RunState.LOST.value, now, run_id),
+                )
+            return cursor.rowcount
+
+    # -- reads -------------------------------------------------------------------------------------
+    def get_run(self, name: str) -> RunRecord | None:
+        rows = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE name = ?", (name,))
+        return self._runs(rows)[0] if rows else None
+
+    def get_run_by_id(self, run_id: int) -> RunRecord | None:
+        rows = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        return self._runs(rows)[0] if rows else None
+
+    def list_runs(self, states: Sequence[RunState] | None = None) -> list[RunRecord]:
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"
+        parameters: list[str] = []
+        if states:
+            sql += f" WHERE state IN ({', '.join('?' for _ in states)})"
+            parameters = [s.value for s in states]
+        return self._runs(self._read(sql + " ORDER BY created_at DESC, id DESC", parameters))
+
+    def experiments(
+        self, run_id: int, states: Sequence[State] | None = None
+    ) -> list[ExperimentRecord]:
+        sql = (
+            f"SELECT {EXPERIMENT_COLUMNS} FROM experiments e JOIN runs r ON r.id = e.run_id "
+            "WHERE e.run_id = ?"
+        )
+        parameters: list[Any] = [run_id]
+        if states:
+            sql += f" AND e.state IN ({', '.join('?' for _ in states)})"
+            parameters += [s.value for s in states]
+        return [_experiment(row) for row in self._read(sql + " ORDER BY e.idx", parameters)]
+
+    def get_experiment(self, name: str) -> ExperimentRecord | None:
+        rows = self._read(
+            f"SELECT {EXPERIMENT_COLUMNS} FROM experiments e JOIN runs r ON r.id = e.run_id "
+            "WHERE e.name = ?",
+            (name,),
+        )
+        return _experiment(rows[0]) if rows else None
+
+    def get_experiment_by_id(self, experiment_id: int) -> ExperimentRecord | None:
+        rows = self._read(
+            f"SELECT {EXPERIMENT_COLUMNS} FROM experiments e JOIN runs r ON r.id = e.run_id "
+            "WHERE e.id = ?",
+            (experiment_id,),
+        )
+        return _experiment(rows[0]) if rows else None
+
+    def run_names(self, like: str) -> list[str]:
+        rows = self._read(
+            "SELECT name FROM runs WHERE substr(name, 1, ?) = ? ORDER BY name",
+            (len(like), like),
+        )
+        return [row[0] for row in rows]
+
+    def experiment_names(self, like: str, suffix: bool = False) -> list[str]:
+        if suffix:
+            sql = "SELECT name FROM experiments WHERE substr(name, -?) = ? ORDER BY id"
+        else:
+            sql = "SELECT name FROM experiments WHERE substr(name, 1, ?) = ? ORDER BY id"
+        return [row[0] for row in self._read(sql, (len(like), like))]
+
+    def _runs(self, rows: list[tuple[Any, ...]]) -> list[RunRecord]:
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+        for run_id, state, count in self._read(
+            f"SELECT run_id, state, COUNT(*) FROM experiments WHERE run_id IN "
+            f"({', '.join('?' for _ in ids)}) GROUP BY run_id, state",
+            ids,
+        ):
+            counts[run_id][state] = count
+        return [_run(row, counts[row[0]]) for row in rows]
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _run(row: tuple[Any, ...], counts: dict[str, int]) -> RunRecord:
+    driver = Driver(row[17], row[18], row[19]) if row[17] is not None else None
+    return RunRecord(
+        id=row[0],
+        name=row[1],
+        state=RunState(row[2]),
+        invocation=json.loads(row[3]),
+        script=row[4],
+        script_args=json.loads(row[5]),
+        space=json.loads(row[6]),
+        strategy=row[7],
+        seed=row[8],
+        num_trials=row[9],
+        options=json.loads(row[10]),
+        cwd=row[11],
+        git_commit=row[12],
+        git_dirty=None if row[13] is None else bool(row[13]),
+        created_at=row[14],
+        started_at=row[15],
+        ended_at=row[16],
+        driver=driver,
+        num_experiments=row[20],
+        stop_requested=bool(row[21]),
+        counts=counts,
+    )
+
+
+def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
+    return ExperimentRecord(
+        id=row[0],
+        run_id=row[1],
+        run=row[2],
+        index=row[3],
+        name=row[4],
+        params=json.loads(row[5]),
+        args=json.loads(row[6]),
+        command=json.loads(row[7]),
+        state=State(row[8]),
+        exit_code=row[9],
+        signal=row[10],
+        attempts=row[11],
+        started_at=row[12],
+        ended_at=row[13],
+        pid=row[14],
+        log_path=row[15],
+        gpus=row[16],
+        reason=row[17],
+        stop_requested=bool(row[18]),
+    )
