@@ -2,7 +2,8 @@
 
 Every experiment asks for the same `Request` (`--cpus`, `--gpus`, `--memory`). The
 `Scheduler` hands out `Allocation`s while the machine's `Inventory` has room and fewer than
-`max_parallel` are out. GPUs are handed out whole and distinct; a fractional request
+`max_parallel` are out (an explicit `max_parallel` may oversubscribe the CPUs, never the
+GPUs nor memory). GPUs are handed out whole and distinct; a fractional request
 (`--gpus 0.5`) packs experiments onto a GPU up to its capacity of 1.
 """
 
@@ -132,7 +133,9 @@ class Scheduler:
     @property
     def capacity(self) -> int:
         """How many experiments can run at once."""
-        limits = [max(1, int(self.inventory.cpu_slots / self.request.cpus + EPSILON))]
+        limits = []
+        if self.max_parallel is None:  # an explicit --max_parallel may oversubscribe CPUs
+            limits.append(max(1, int(self.inventory.cpu_slots / self.request.cpus + EPSILON)))
         if self.request.gpus:
             per_gpu = 1 if self.request.gpus >= 1 else int(1 / self.request.gpus + EPSILON)
             whole = max(1, int(self.request.gpus))
@@ -141,7 +144,7 @@ class Scheduler:
             limits.append(max(1, int(self.inventory.memory_gb / self.request.memory_gb)))
         if self.max_parallel is not None:
             limits.append(self.max_parallel)
-        return max(1, min(limits))
+        return max(1, min(limits)) if limits else 1
 
     def allocate(self) -> Allocation | None:
         """An allocation for one more experiment, or None when there is no room now."""
@@ -150,7 +153,7 @@ class Scheduler:
             return None
         alone = self.active == 0
         cpus = min(request.cpus, self.inventory.cpu_slots)
-        if self.free_cpus + EPSILON < cpus and not alone:
+        if self.free_cpus + EPSILON < cpus and not alone and self.max_parallel is None:
             return None
         memory = request.memory_gb or 0.0
         if memory and self.free_memory + EPSILON < memory and not alone:
