@@ -118,7 +118,9 @@ class PlainReporter(Reporter):
 
     def run_started(self, run: RunRecord, queued: int, parallel: int) -> None:
         self.total = queued
-        self._line(f"run {run.name}: {queued} experiment(s) to run, up to {parallel} at a time")
+        self._line(
+            f"run {run.name} · seed {run.seed} · {queued} experiment(s), up to {parallel} at a time"
+        )
 
     def experiment_started(self, record: ExperimentRecord, gpus: str | None) -> None:
         on = f" on GPU {gpus}" if gpus else ""
@@ -191,9 +193,10 @@ class RichReporter(Reporter):
         )
         self.task = self.progress.add_task(run.name, total=queued, states="")
         self.console.print(
-            f"run [cyan]{run.name}[/cyan]: {queued} experiment(s), up to {parallel} at a time"
+            f"run [cyan]{run.name}[/cyan] · seed {run.seed} · {queued} experiment(s), "
+            f"up to {parallel} at a time"
         )
-        self.live = Live(self._render(), console=self.console, refresh_per_second=4)
+        self.live = Live(console=self.console, refresh_per_second=4, get_renderable=self._render)
         self.live.start()
 
     def _render(self) -> Any:
@@ -217,7 +220,7 @@ class RichReporter(Reporter):
 
     def _refresh(self) -> None:
         if self.live is not None:
-            self.live.update(self._render())
+            self.live.refresh()
 
     def experiment_started(self, record: ExperimentRecord, gpus: str | None) -> None:
         self.running[record.id] = (record, time.time(), gpus)
@@ -253,7 +256,7 @@ class RichReporter(Reporter):
     def run_ended(self, run: RunRecord, experiments: Sequence[ExperimentRecord]) -> None:
         if self.live is not None:
             with contextlib.suppress(Exception):
-                self.live.update(self._render())
+                self.live.refresh()
             self.live.stop()
             self.live = None
         lines = summary_lines(run, experiments)

@@ -163,8 +163,6 @@ def launch(settings: Any, plan: Any, request: Any, options: Any, detach: bool, n
             click.echo(f"  its logs:   grid logs {run.name}-exp0 -f")
             click.echo(f"  stop it:    grid stop run {run.name}")
         return
-    if not settings.json:
-        click.echo(f"run {run.name} · seed {run.seed} · {run.num_experiments} experiment(s)")
     finish(settings, store, run, home)
 
 
