@@ -12,10 +12,13 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-## demo: set up, then sweep the bundled example script
+## demo: set up, then sweep the bundled example script (6 experiments) and show the run
 demo: $(STAMP)
-	$(BIN)/grid run --dry_run --seed 7 examples/train.py \
-		--learning_rate "[0.01, 0.1, 1.0]" --l2 "loguniform(1e-5, 1e-1, 2)" --epochs 5
+	@name=demo-$$(date +%Y%m%d-%H%M%S); \
+	$(BIN)/grid run --name $$name --seed 7 examples/train.py \
+		--learning_rate "[0.01, 0.1, 1.0]" --l2 "loguniform(1e-5, 1e-1, 2)" --epochs 5 && \
+	$(BIN)/grid status $$name && \
+	echo && echo "its logs: $(BIN)/grid logs $$name-exp0    all runs: $(BIN)/grid history"
 
 ## test: set up, then run the whole test suite
 test: $(STAMP)
