@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import time
+from collections.abc import Iterable
 
 from gridrun.store.records import Driver
 
@@ -55,4 +57,45 @@ def group_alive(pgid: int) -> bool:
     return signal_group(pgid, 0)
 
 
-SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
+DRIVER_VARIABLE = "GRIDRUN_DRIVER"
+"""Set in every experiment's environment: which driver started it (see `driver_marker`)."""
+
+
+def driver_marker(driver: Driver) -> str:
+    """The value of GRIDRUN_DRIVER in the experiments `driver` starts."""
+    return f"{driver.host}:{driver.pid}:{driver.started}"
+
+
+def groups_with_marker(marker: str) -> set[int]:
+    """Process groups of this user's processes whose environment has GRIDRUN_DRIVER=`marker`
+    (Linux; empty elsewhere)."""
+    needle = f"\0{DRIVER_VARIABLE}={marker}\0".encode()
+    found: set[int] = set()
+    own = os.getpgid(0)
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return found
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                data = b"\0" + environ.read() + b"\0"
+            if needle in data:
+                pgid = os.getpgid(int(entry))
+                if pgid != own:
+                    found.add(pgid)
+        except OSError:
+            continue
+    return found
+
+
+def stop_groups(groups: Iterable[int], marker: str | None, grace_s: float) -> None:
+    """SIGTERM the groups (and those carrying `marker`), SIGKILL what is left after grace."""
+    targets = set(groups) | (groups_with_marker(marker) if marker else set())
+    for pgid in targets:
+        signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(group_alive(g) for g in targets):
+        time.sleep(0.05)
+    for pgid in targets | (groups_with_marker(marker) if marker else set()):
+        signal_group(pgid, signal.SIGKILL)

@@ -19,7 +19,14 @@ from gridrun.driver import DriveOptions, Outcome, RunDriver
 from gridrun.errors import UserError
 from gridrun.names import random_run_name
 from gridrun.paths import LOG_NAME, experiment_dir, run_dir
-from gridrun.processes import driver_alive, process_start_time, this_driver
+from gridrun.processes import (
+    DRIVER_VARIABLE,
+    driver_alive,
+    driver_marker,
+    process_start_time,
+    stop_groups,
+    this_driver,
+)
 from gridrun.progress import Reporter
 from gridrun.scheduler import Inventory, Request, Scheduler
 from gridrun.spec.syntax import to_syntax
@@ -161,6 +168,8 @@ def drive_run(
         reporter.message(notice)
     driver = this_driver()
     store.claim_run(run.id, driver, time.time())
+    env = dict(os.environ if env is None else env)
+    env[DRIVER_VARIABLE] = driver_marker(driver)
     watchdog = Watchdog(home, run.id, driver, min(options.grace_s, 30.0))
     events: queue.SimpleQueue = queue.SimpleQueue()
     try:
@@ -219,6 +228,10 @@ def prepare_resume(store: Store, run: RunRecord) -> int:
             f"run {run.name} is still being driven (pid {run.driver.pid}); "
             f"`grid stop run {run.name}` first"
         )
-    if run.driver is not None and run.state is RunState.RUNNING:
-        store.mark_lost(run.id, run.driver, time.time())
+    if run.driver is not None:
+        # Whatever the dead driver left behind must end before its experiments start again.
+        grace_s = float(run.options.get("grace_s", 10.0))
+        stop_groups((), driver_marker(run.driver), min(grace_s, 30.0))
+        if run.state is RunState.RUNNING:
+            store.mark_lost(run.id, run.driver, time.time())
     return len(store.requeue(run.id, RESUMABLE))

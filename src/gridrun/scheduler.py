@@ -115,6 +115,11 @@ class Scheduler:
             )
         if self.max_parallel is not None and self.max_parallel < 1:
             raise UserError(f"--max_parallel must be at least 1, got {self.max_parallel}")
+        if inventory.gpu_ids and not request.gpus:
+            self.notices.append(
+                f"{len(inventory.gpu_ids)} GPU(s) here ({inventory.gpu_source}); experiments "
+                "get none unless you ask with --gpus N"
+            )
         if request.cpus > inventory.cpu_slots + EPSILON:
             self.notices.append(
                 f"--cpus {request.cpus:g} is more than the {inventory.cpu_slots:g} CPUs here; "

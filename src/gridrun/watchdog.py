@@ -14,7 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-from gridrun.processes import group_alive, signal_group
+from gridrun.processes import driver_marker, stop_groups
 from gridrun.store.records import Driver
 
 GOODBYE = b"Q"
@@ -74,14 +74,10 @@ def _watch(read_end: int, home: Path, run_id: int, driver: Driver, grace_s: floa
                 groups.add(int(line[1:]))
             elif line[:1] == b"-":
                 groups.discard(int(line[1:]))
-    # The driver is gone without a goodbye.
-    for pgid in groups:
-        signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(group_alive(g) for g in groups):
-        time.sleep(0.05)
-    for pgid in groups:
-        signal_group(pgid, signal.SIGKILL)
+    # The driver is gone without a goodbye. Its experiments' groups, and any process that
+    # carries its mark in its environment (one started just before the driver died, or one
+    # that left its group), are stopped.
+    stop_groups(groups, driver_marker(driver), grace_s)
     from gridrun.store import open_store
 
     store = open_store(home)
@@ -89,3 +85,4 @@ def _watch(read_end: int, home: Path, run_id: int, driver: Driver, grace_s: floa
         store.mark_lost(run_id, driver, time.time())
     finally:
         store.close()
+
