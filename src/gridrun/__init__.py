@@ -5,5 +5,6 @@ can import it too.
 """
 
 from gridrun._version import __version__
+from gridrun.tracking import log
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "log"]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gridrun.backends.base import Backend, Exited, Handle, Launch
+from gridrun.ingest import MetricsIngestor
 from gridrun.paths import ARTIFACTS_NAME, METRICS_NAME
 from gridrun.progress import Reporter
 from gridrun.scheduler import Allocation, Scheduler
@@ -89,6 +90,7 @@ class RunDriver:
         monotonic: Callable[[], float] = time.monotonic,
         on_started: Callable[[int], None] | None = None,
         on_ended: Callable[[int], None] | None = None,
+        ingestor: MetricsIngestor | None = None,
     ) -> None:
         self.store = store
         self.run = run
@@ -103,6 +105,7 @@ class RunDriver:
         self.monotonic = monotonic
         self.on_started = on_started or (lambda pid: None)
         self.on_ended = on_ended or (lambda pid: None)
+        self.ingestor = ingestor
         self.queue: deque[ExperimentRecord] = deque()
         self.running: dict[int, Running] = {}
         self.interrupted = 0
@@ -175,9 +178,12 @@ class RunDriver:
         log_path = Path(record.log_path)
         folder = log_path.parent
         (folder / ARTIFACTS_NAME).mkdir(parents=True, exist_ok=True)
-        if log_path.exists():  # an earlier attempt's log: kept, under its number
-            _keep_earlier_log(log_path)
+        metrics_path = folder / METRICS_NAME
+        if log_path.exists() or metrics_path.exists():  # an earlier attempt's: kept
+            _keep_earlier_attempt(log_path, metrics_path)
         env = self._environment(record, allocation, folder)
+        if self.ingestor is not None:
+            self.ingestor.follow(record.id, log_path, metrics_path)
         launch = Launch(record.id, record.command, self.run.cwd, env, log_path)
         now = self.clock()
         handle = self.backend.launch(launch)
@@ -226,6 +232,8 @@ class RunDriver:
         if forget:
             forget(event.experiment_id)
         record = running.record
+        if self.ingestor is not None:
+            self.ingestor.finish(record.id, self.store)
         code = event.returncode
         exit_code, signum = (None, -code) if code < 0 else (code, None)
         now = self.clock()
@@ -359,11 +367,17 @@ def _describe_exit(exit_code: int | None, signum: int | None) -> str:
     return f"exit code {exit_code}"
 
 
-def _keep_earlier_log(log_path: Path) -> None:
+def _keep_earlier_attempt(log_path: Path, metrics_path: Path) -> None:
+    """Rename an earlier attempt's files to `stdout.attemptN.log`, `metrics.attemptN.jsonl`."""
     number = 1
-    while (earlier := log_path.with_name(f"stdout.attempt{number}.log")).exists():
+    while log_path.with_name(f"stdout.attempt{number}.log").exists() or metrics_path.with_name(
+        f"metrics.attempt{number}.jsonl"
+    ).exists():
         number += 1
-    log_path.rename(earlier)
+    if log_path.exists():
+        log_path.rename(log_path.with_name(f"stdout.attempt{number}.log"))
+    if metrics_path.exists():
+        metrics_path.rename(metrics_path.with_name(f"metrics.attempt{number}.jsonl"))
 
 
 def _with_attempts(record: ExperimentRecord, attempts: int) -> ExperimentRecord:

@@ -17,6 +17,7 @@ from typing import Any
 from gridrun.backends.local import LocalBackend
 from gridrun.driver import DriveOptions, Outcome, RunDriver
 from gridrun.errors import UserError
+from gridrun.ingest import MetricsIngestor
 from gridrun.names import random_run_name
 from gridrun.paths import LOG_NAME, experiment_dir, run_dir
 from gridrun.processes import (
@@ -30,6 +31,7 @@ from gridrun.processes import (
 from gridrun.progress import Reporter
 from gridrun.scheduler import Inventory, Request, Scheduler
 from gridrun.spec.syntax import to_syntax
+from gridrun.store import open_store
 from gridrun.store.base import Store
 from gridrun.store.records import Driver, NewExperiment, NewRun, RunRecord, RunState, State
 from gridrun.sweep import Plan, SweepRequest
@@ -172,6 +174,7 @@ def drive_run(
     env[DRIVER_VARIABLE] = driver_marker(driver)
     watchdog = Watchdog(home, run.id, driver, min(options.grace_s, 30.0))
     events: queue.SimpleQueue = queue.SimpleQueue()
+    ingestor = MetricsIngestor(lambda: open_store(home))  # a thread: after the fork
     try:
         run_driver = RunDriver(
             store=store,
@@ -185,9 +188,11 @@ def drive_run(
             env=env,
             on_started=watchdog.watch,
             on_ended=watchdog.unwatch,
+            ingestor=ingestor,
         )
         return run_driver.drive()
     finally:
+        ingestor.close()
         watchdog.close()
 
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from gridrun.store.records import (
     Driver,
     ExperimentRecord,
+    MetricPoint,
+    MetricSummary,
     NewExperiment,
     NewRun,
     RunRecord,
@@ -70,6 +72,11 @@ class Store(ABC):
     def requeue(self, run_id: int, states: Sequence[State]) -> list[ExperimentRecord]:
         """Put the run's experiments in `states` back in the queue (for resume); return them."""
 
+    @abstractmethod
+    def add_metrics(self, experiment_id: int, points: Sequence[MetricPoint], source: str) -> None:
+        """Record metric values of an experiment (in the order given) and update its summary:
+        last value and step, min and max (of finite values), count."""
+
     # -- requests from other processes -------------------------------------------------------
     @abstractmethod
     def request_stop(self, run_id: int, experiment_ids: Sequence[int] | None = None) -> None:
@@ -120,6 +127,16 @@ class Store(ABC):
 
     @abstractmethod
     def get_experiment_by_id(self, experiment_id: int) -> ExperimentRecord | None: ...
+
+    @abstractmethod
+    def metric_summaries(self, run_id: int) -> dict[int, dict[str, MetricSummary]]:
+        """Per experiment id, per metric name: its summary."""
+
+    @abstractmethod
+    def metric_history(
+        self, experiment_ids: Sequence[int], name: str | None = None
+    ) -> dict[int, list[MetricPoint]]:
+        """Per experiment id: every recorded value (of metric `name`, or of all), in order."""
 
     @abstractmethod
     def run_names(self, like: str) -> list[str]:

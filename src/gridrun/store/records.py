@@ -142,3 +142,25 @@ class ExperimentRecord:
         if self.started_at is None:
             return None
         return (self.ended_at if self.ended_at is not None else now) - self.started_at
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One value of one metric, at a step (None when not told) and a time (seconds)."""
+
+    name: str
+    value: float
+    step: float | None
+    time: float
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """What the store keeps per experiment and metric, so that summaries are cheap."""
+
+    name: str
+    last: float
+    last_step: float | None
+    min: float | None
+    max: float | None
+    count: int

@@ -56,6 +56,29 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX experiments_run_state ON experiments (run_id, state);
     """,
+    # 2: metrics, every value and a summary per experiment and metric
+    """
+    CREATE TABLE metrics (
+        experiment_id   INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        name            TEXT NOT NULL,
+        step            REAL,
+        value           REAL NOT NULL,
+        time            REAL NOT NULL,
+        source          TEXT NOT NULL            -- stdout | log | tensorboard
+    );
+    CREATE INDEX metrics_experiment_name ON metrics (experiment_id, name);
+    CREATE TABLE metric_summaries (
+        experiment_id   INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        name            TEXT NOT NULL,
+        last            REAL NOT NULL,
+        last_step       REAL,
+        min             REAL,
+        max             REAL,
+        count           INTEGER NOT NULL,
+        updated_at      REAL NOT NULL,
+        PRIMARY KEY (experiment_id, name)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,8 @@ from gridrun.store.base import Store
 from gridrun.store.records import (
     Driver,
     ExperimentRecord,
+    MetricPoint,
+    MetricSummary,
     NewExperiment,
     NewRun,
     RunRecord,
@@ -169,6 +171,8 @@ class SQLiteStore(Store):
                 "attempts = attempts + 1 WHERE id = ?",
                 (State.RUNNING.value, pid, gpus, now, experiment_id),
             )
+            db.execute("DELETE FROM metrics WHERE experiment_id = ?", (experiment_id,))
+            db.execute("DELETE FROM metric_summaries WHERE experiment_id = ?", (experiment_id,))
 
     def mark_finished(
         self,
@@ -204,6 +208,38 @@ class SQLiteStore(Store):
                 (State.QUEUED.value, run_id, *(s.value for s in states)),
             )
         return self.experiments(run_id, [State.QUEUED])
+
+    def add_metrics(self, experiment_id: int, points: Sequence[MetricPoint], source: str) -> None:
+        if not points:
+            return
+        summaries: dict[str, list[Any]] = {}
+        for point in points:
+            value = point.value
+            finite = value == value and value not in (float("inf"), float("-inf"))
+            summary = summaries.get(point.name)
+            if summary is None:
+                summary = summaries[point.name] = [value, point.step, None, None, 0, point.time]
+            summary[0], summary[1], summary[5] = value, point.step, point.time
+            summary[4] += 1
+            if finite:
+                summary[2] = value if summary[2] is None else min(summary[2], value)
+                summary[3] = value if summary[3] is None else max(summary[3], value)
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO metrics (experiment_id, name, step, value, time, source) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(experiment_id, p.name, p.step, p.value, p.time, source) for p in points],
+            )
+            db.executemany(
+                "INSERT INTO metric_summaries (experiment_id, name, last, last_step, min, max, "
+                "count, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (experiment_id, name) DO UPDATE SET last = excluded.last, "
+                "last_step = excluded.last_step, "
+                "min = MIN(COALESCE(min, excluded.min), COALESCE(excluded.min, min)), "
+                "max = MAX(COALESCE(max, excluded.max), COALESCE(excluded.max, max)), "
+                "count = count + excluded.count, updated_at = excluded.updated_at",
+                [(experiment_id, name, *summary) for name, summary in summaries.items()],
+            )
 
     # -- requests from other processes -----------------------------------------------------------
     def request_stop(self, run_id: int, experiment_ids: Sequence[int] | None = None) -> None:
@@ -324,6 +360,36 @@ class SQLiteStore(Store):
             (experiment_id,),
         )
         return _experiment(rows[0]) if rows else None
+
+    def metric_summaries(self, run_id: int) -> dict[int, dict[str, MetricSummary]]:
+        rows = self._read(
+            "SELECT s.experiment_id, s.name, s.last, s.last_step, s.min, s.max, s.count "
+            "FROM metric_summaries s JOIN experiments e ON e.id = s.experiment_id "
+            "WHERE e.run_id = ? ORDER BY s.name",
+            (run_id,),
+        )
+        summaries: dict[int, dict[str, MetricSummary]] = {}
+        for experiment_id, *fields in rows:
+            summaries.setdefault(experiment_id, {})[fields[0]] = MetricSummary(*fields)
+        return summaries
+
+    def metric_history(
+        self, experiment_ids: Sequence[int], name: str | None = None
+    ) -> dict[int, list[MetricPoint]]:
+        history: dict[int, list[MetricPoint]] = {i: [] for i in experiment_ids}
+        for start in range(0, len(experiment_ids), 500):
+            chunk = list(experiment_ids[start : start + 500])
+            sql = (
+                "SELECT experiment_id, name, value, step, time FROM metrics WHERE "
+                f"experiment_id IN ({', '.join('?' for _ in chunk)})"
+            )
+            parameters: list[Any] = chunk
+            if name is not None:
+                sql += " AND name = ?"
+                parameters = [*chunk, name]
+            for experiment_id, *fields in self._read(sql + " ORDER BY rowid", parameters):
+                history[experiment_id].append(MetricPoint(*fields))
+        return history
 
     def run_names(self, like: str) -> list[str]:
         rows = self._read(

@@ -1,0 +1,132 @@
+"""Metric ingestion: follow the running experiments' logs and metrics files, record what they
+report. A thread of the driver with its own store connection; it never slows an experiment
+(each writes straight to its own file) and never drops a line (the driver reads each file to
+its end when the experiment ends, before recording its final state).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gridrun.metrics import points_from_json_lines, points_from_output
+from gridrun.store.base import Store
+
+POLL_S = 0.25
+MAX_LINE_BYTES = 64 * 1024
+"""A longer line (no newline for that long) is not a metric line: it is skipped."""
+
+
+class Tail:
+    """New complete lines of a growing file, read from where the last call stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+
+    def read_lines(self, final: bool = False) -> list[str]:
+        try:
+            with open(self.path, "rb") as file:
+                file.seek(self.offset)
+                data = file.read()
+        except OSError:
+            return []
+        self.offset += len(data)
+        data = self.partial + data
+        lines = data.split(b"\n")
+        self.partial = lines.pop()
+        if len(self.partial) > MAX_LINE_BYTES:
+            self.partial = b""
+        if final and self.partial:
+            lines.append(self.partial)
+            self.partial = b""
+        return [line.decode("utf-8", errors="replace").rstrip("\r") for line in lines]
+
+
+@dataclass
+class Followed:
+    """One experiment attempt whose files are followed."""
+
+    experiment_id: int
+    output: Tail
+    metrics_file: Tail
+    done: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ingest(self, store: Store, now: float, final: bool) -> None:
+        """Record the metrics of the lines written since the last call."""
+        output = list(points_from_output(self.output.read_lines(final), now))
+        if output:
+            store.add_metrics(self.experiment_id, output, "stdout")
+        logged = list(points_from_json_lines(self.metrics_file.read_lines(final), now))
+        if logged:
+            store.add_metrics(self.experiment_id, logged, "log")
+
+
+@dataclass
+class MetricsIngestor:
+    """Follows experiments' files in a thread; `close` drains everything before returning."""
+
+    open_store: Callable[[], Store]
+    clock: Callable[[], float] = time.time
+    poll_s: float = POLL_S
+    followed: dict[int, Followed] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.closing = False
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="gridrun-metrics", daemon=True)
+        self.thread.start()
+
+    def follow(self, experiment_id: int, log_path: Path, metrics_path: Path) -> None:
+        """Start following an attempt that is about to start (its files are new)."""
+        with self.lock:
+            self.followed[experiment_id] = Followed(
+                experiment_id, Tail(log_path), Tail(metrics_path)
+            )
+
+    def finish(self, experiment_id: int, store: Store) -> None:
+        """The attempt ended: read its files to their end now (with the caller's `store`),
+        and stop following it."""
+        with self.lock:
+            item = self.followed.pop(experiment_id, None)
+        if item is None:
+            return
+        with item.lock:
+            item.done = True
+            item.ingest(store, self.clock(), final=True)
+
+    def close(self) -> None:
+        """Read everything that is left and stop the thread."""
+        self.closing = True
+        self.wake.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        store = self.open_store()
+        try:
+            while True:
+                closing = self.closing
+                self._sweep(store, final_all=closing)
+                if closing:
+                    return
+                self.wake.wait(self.poll_s)
+                self.wake.clear()
+        except BaseException as error:  # recorded, never raised into the driver
+            self.error = error
+        finally:
+            store.close()
+
+    def _sweep(self, store: Store, final_all: bool) -> None:
+        with self.lock:
+            followed = list(self.followed.values())
+        for item in followed:
+            with item.lock:
+                if not item.done:
+                    item.ingest(store, self.clock(), final=final_all)
