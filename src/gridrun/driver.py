@@ -370,9 +370,10 @@ def _describe_exit(exit_code: int | None, signum: int | None) -> str:
 def _keep_earlier_attempt(log_path: Path, metrics_path: Path) -> None:
     """Rename an earlier attempt's files to `stdout.attemptN.log`, `metrics.attemptN.jsonl`."""
     number = 1
-    while log_path.with_name(f"stdout.attempt{number}.log").exists() or metrics_path.with_name(
-        f"metrics.attempt{number}.jsonl"
-    ).exists():
+    while (
+        log_path.with_name(f"stdout.attempt{number}.log").exists()
+        or metrics_path.with_name(f"metrics.attempt{number}.jsonl").exists()
+    ):
         number += 1
     if log_path.exists():
         log_path.rename(log_path.with_name(f"stdout.attempt{number}.log"))

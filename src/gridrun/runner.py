@@ -52,6 +52,8 @@ class RunOptions:
     timeout_s: float | None = None
     grace_s: float = 10.0
     environment: dict[str, str] = field(default_factory=dict)
+    metric: str | None = None
+    mode: str = "min"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -31,9 +31,7 @@ def log(step: int | float | None = None, **metrics: float) -> None:
         try:
             values[name] = float(value)
         except (TypeError, ValueError):
-            raise TypeError(
-                f"gridrun.log: {name}={value!r} is not a number"
-            ) from None
+            raise TypeError(f"gridrun.log: {name}={value!r} is not a number") from None
     if step is not None:
         try:
             step = float(step) if not isinstance(step, int) else step

@@ -85,4 +85,3 @@ def _watch(read_end: int, home: Path, run_id: int, driver: Driver, grace_s: floa
         store.mark_lost(run_id, driver, time.time())
     finally:
         store.close()
-

@@ -36,6 +36,39 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=None))
 
 
+def objective_options(function: Any) -> Any:
+    """--metric, --mode and --scope: which metric ranks experiments, and how."""
+    function = option(
+        "scope",
+        type=click.Choice(["last", "best"]),
+        default="last",
+        show_default=True,
+        help="Rank by each experiment's last value of the metric, or its best over steps.",
+    )(function)
+    function = option(
+        "mode",
+        type=click.Choice(["min", "max"]),
+        default=None,
+        help="Whether lower or higher is better [default: the run's, else min].",
+    )(function)
+    return option(
+        "metric",
+        metavar="NAME",
+        default=None,
+        help="The metric that ranks experiments [default: the run's --metric].",
+    )(function)
+
+
+def run_objective(run: Any, metric: str | None, mode: str | None, scope: str) -> Any:
+    """The objective asked for, else the one the run was started with, else none."""
+    from gridrun.results import Objective
+
+    metric = metric or run.options.get("metric")
+    if not metric:
+        return None
+    return Objective(metric, mode or run.options.get("mode") or "min", scope)
+
+
 @click.command("status")
 @click.argument("name", required=False, metavar="[RUN|EXPERIMENT]")
 @option(
@@ -46,11 +79,19 @@ def echo_json(data: Any) -> None:
     help="Only experiments in this state (repeatable).",
 )
 @option("all", dest="show_all", is_flag=True, help="Show every experiment, however many.")
+@objective_options
 @click.pass_obj
 def status_command(
-    settings: Any, name: str | None, states: tuple[str, ...], show_all: bool
+    settings: Any,
+    name: str | None,
+    states: tuple[str, ...],
+    show_all: bool,
+    metric: str | None,
+    mode: str | None,
+    scope: str,
 ) -> None:
-    """Runs in progress; or one run's experiments; or one experiment."""
+    """Runs in progress; or one run's experiments, their params and metrics; or one
+    experiment. With --metric, experiments are ranked by it and the best is marked."""
     from gridrun.cli import views
     from gridrun.cli.resolve import find_run, resolve_experiment
     from gridrun.errors import UserError
@@ -76,29 +117,73 @@ def status_command(
     run = find_run(store, name)
     if run is None:
         record = resolve_experiment(store, name)
+        summaries = store.metric_summaries(record.run_id).get(record.id, {})
         if settings.json:
-            echo_json(views.experiment_json(record, time.time()))
+            echo_json(views.experiment_json(record, time.time(), summaries))
             return
         out = console()
-        for key, value in views.experiment_lines(record):
+        for key, value in views.experiment_lines(record, summaries):
             out.print(f"[bold]{key:>10}[/]  {value}", highlight=False, soft_wrap=True)
         return
+    show_run(settings, store, run, wanted, show_all, run_objective(run, metric, mode, scope))
+
+
+def show_run(
+    settings: Any, store: Any, run: Any, wanted: list, show_all: bool, objective: Any
+) -> None:
+    """A run's header and experiments table (metrics as columns, ranked by `objective`)."""
+    from gridrun.cli import views
+    from gridrun.results import best, check_metric, ranked
+    from gridrun.store.records import State
+
     experiments = store.experiments(run.id, wanted or None)
+    summaries = store.metric_summaries(run.id)
+    problem = None
+    if objective is not None:
+        try:
+            check_metric(objective, summaries, run.name)
+        except Exception as error:
+            problem = str(error)
     if settings.json:
-        echo_json(views.run_json(run, experiments))
+        data = views.run_json(run, experiments, summaries)
+        if objective is not None and problem is None:
+            winner = best(experiments, summaries, objective)
+            data["best"] = winner.name if winner else None
+        echo_json(data)
+        if problem:
+            click.echo(f"warning: {problem}", err=True)
         return
     out = console()
     for line in views.run_header(run):
         out.print(line, highlight=False, soft_wrap=True)
+    if problem:
+        click.echo(f"{click.style('warning:', fg='yellow', bold=True)} {problem}", err=True)
+        objective = None
+    winner = best(experiments, summaries, objective) if objective else None
+    if objective is not None:
+        experiments = ranked(experiments, summaries, objective)
     hidden = 0
     if not show_all and len(experiments) > STATUS_ROWS:
         hidden = len(experiments) - STATUS_ROWS
-        live = [e for e in experiments if e.state in (State.RUNNING, State.FAILED, State.LOST)]
-        rest = [e for e in experiments if e not in live] if len(live) < STATUS_ROWS else []
-        experiments = sorted((live + rest)[:STATUS_ROWS], key=lambda e: e.index)
-    out.print(views.experiments_table(run, experiments, hidden))
+        if objective is not None:
+            experiments = experiments[:STATUS_ROWS]
+        else:
+            urgent = {State.RUNNING, State.FAILED, State.LOST}
+            first = [e for e in experiments if e.state in urgent][:STATUS_ROWS]
+            chosen = {e.id for e in first}
+            rest = [e for e in experiments if e.id not in chosen]
+            shown = first + rest[: STATUS_ROWS - len(first)]
+            experiments = sorted(shown, key=lambda e: e.index)
+    curves = {}
+    if objective is not None:
+        curves = store.metric_history([e.id for e in experiments], objective.metric)
+    out.print(
+        views.experiments_table(run, experiments, summaries, objective, winner, curves, hidden)
+    )
     if hidden:
         out.print(f"[dim]{hidden:,} not shown: --all shows every one, --state STATE filters[/]")
+    if winner is not None:
+        out.print(f"best: [bold]{winner.name}[/] (grid best {run.name} shows how to reproduce it)")
 
 
 @click.command("history")

@@ -15,6 +15,7 @@ import click
 from gridrun._version import __version__
 from gridrun.cli.inspect import history_command, logs_command, status_command
 from gridrun.cli.manage import delete_command, stop_command
+from gridrun.cli.results import best_command, export_command
 from gridrun.cli.run import drive_command, resume_command, run_command
 from gridrun.errors import GridrunError
 
@@ -86,6 +87,8 @@ for command in (
     stop_command,
     delete_command,
     resume_command,
+    best_command,
+    export_command,
     drive_command,
 ):
     cli.add_command(command)

@@ -53,6 +53,14 @@ def make_reporter(as_json: bool) -> Any:
     show_default=True,
     help="From SIGTERM to SIGKILL when stopping an experiment.",
 )
+@option("metric", metavar="NAME", help="The metric that ranks experiments (status, best).")
+@option(
+    "mode",
+    type=click.Choice(["min", "max"]),
+    default="min",
+    show_default=True,
+    help="Whether lower or higher --metric is better.",
+)
 @option("python", metavar="PATH", help="Interpreter for a .py script (default: gridrun's own).")
 @option("detach", is_flag=True, help="Run in the background; print the run's name and return.")
 @option("dry_run", is_flag=True, help="Show the experiments and launch nothing.")
@@ -72,6 +80,8 @@ def run_command(
     retries: int,
     timeout: str | None,
     grace_period: str,
+    metric: str | None,
+    mode: str,
     python: str | None,
     detach: bool,
     dry_run: bool,
@@ -103,6 +113,8 @@ def run_command(
         retries=retries,
         timeout_s=parse_duration_s(timeout) if timeout else None,
         grace_s=parse_duration_s(grace_period, "--grace_period"),
+        metric=metric,
+        mode=mode,
     )
     Request(options.cpus, options.gpus, options.memory_gb)  # validates
     request = SweepRequest(script, tuple(script_args), strategy, num_trials, seed, python)
@@ -171,6 +183,9 @@ def finish(settings: Any, store: Any, run: Any, home: Any) -> None:
     from gridrun.runner import drive_run
 
     outcome = drive_run(store, run, home, make_reporter(settings.json))
+    final = store.get_run_by_id(run.id)
+    if final.options.get("metric") and not settings.json:
+        report_best(store, final)
     if settings.json:
         import json
 
@@ -179,6 +194,27 @@ def finish(settings: Any, store: Any, run: Any, home: Any) -> None:
         final = store.get_run_by_id(run.id)
         click.echo(json.dumps(run_json(final, store.experiments(run.id))))
     sys.exit(outcome.exit_code)
+
+
+def report_best(store: Any, run: Any) -> None:
+    """After a run with --metric: its best experiment, or a warning that nobody reported it."""
+    from gridrun.errors import UserError
+    from gridrun.results import Objective, best, check_metric, format_value
+
+    objective = Objective(run.options["metric"], run.options.get("mode") or "min")
+    summaries = store.metric_summaries(run.id)
+    try:
+        check_metric(objective, summaries, run.name)
+    except UserError as problem:
+        warn(str(problem))
+        return
+    winner = best(store.experiments(run.id), summaries, objective)
+    if winner is not None:
+        value = objective.value(summaries[winner.id].get(objective.metric))
+        click.echo(
+            f"best by {objective.metric} ({objective.mode}): {winner.name} = "
+            f"{format_value(value)}  (grid best {run.name})"
+        )
 
 
 @click.command("resume")

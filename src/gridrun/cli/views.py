@@ -8,7 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from gridrun.progress import describe_exit, format_duration
-from gridrun.store.records import ExperimentRecord, RunRecord, State
+from gridrun.results import Objective, format_value, sparkline
+from gridrun.store.records import (
+    ExperimentRecord,
+    MetricPoint,
+    MetricSummary,
+    RunRecord,
+    State,
+)
+
+MAX_METRIC_COLUMNS = 6
 
 STATE_STYLES = {
     "queued": "dim",
@@ -42,7 +51,22 @@ def run_duration(run: RunRecord, now: float) -> float | None:
     return (run.ended_at or now) - run.started_at
 
 
-def experiment_json(record: ExperimentRecord, now: float) -> dict[str, Any]:
+def summary_json(summaries: dict[str, MetricSummary] | None) -> dict[str, Any]:
+    return {
+        name: {
+            "last": s.last,
+            "step": s.last_step,
+            "min": s.min,
+            "max": s.max,
+            "count": s.count,
+        }
+        for name, s in (summaries or {}).items()
+    }
+
+
+def experiment_json(
+    record: ExperimentRecord, now: float, summaries: dict[str, MetricSummary] | None = None
+) -> dict[str, Any]:
     return {
         "name": record.name,
         "run": record.run,
@@ -62,11 +86,14 @@ def experiment_json(record: ExperimentRecord, now: float) -> dict[str, Any]:
         "pid": record.pid,
         "gpus": record.gpus,
         "log_path": record.log_path,
+        "metrics": summary_json(summaries),
     }
 
 
 def run_json(
-    run: RunRecord, experiments: Sequence[ExperimentRecord] | None = None
+    run: RunRecord,
+    experiments: Sequence[ExperimentRecord] | None = None,
+    summaries: dict[int, dict[str, MetricSummary]] | None = None,
 ) -> dict[str, Any]:
     now = time.time()
     data: dict[str, Any] = {
@@ -92,7 +119,8 @@ def run_json(
         "driver_pid": run.driver.pid if run.driver else None,
     }
     if experiments is not None:
-        data["experiments"] = [experiment_json(e, now) for e in experiments]
+        summaries = summaries or {}
+        data["experiments"] = [experiment_json(e, now, summaries.get(e.id)) for e in experiments]
     return data
 
 
@@ -120,18 +148,44 @@ def runs_table(runs: Sequence[RunRecord], title: str | None = None) -> Any:
     return table
 
 
+def shown_metrics(
+    summaries: dict[int, dict[str, MetricSummary]], objective: Objective | None
+) -> list[str]:
+    """The metric columns: the objective's first, then the others, at most a few."""
+    names = sorted({n for per in summaries.values() for n in per} - {"step", "epoch"})
+    if objective is not None and objective.metric in names:
+        names.remove(objective.metric)
+        names.insert(0, objective.metric)
+    return names[:MAX_METRIC_COLUMNS]
+
+
 def experiments_table(
-    run: RunRecord, experiments: Sequence[ExperimentRecord], hidden: int = 0
+    run: RunRecord,
+    experiments: Sequence[ExperimentRecord],
+    summaries: dict[int, dict[str, MetricSummary]] | None = None,
+    objective: Objective | None = None,
+    winner: ExperimentRecord | None = None,
+    curves: dict[int, list[MetricPoint]] | None = None,
+    hidden: int = 0,
 ) -> Any:
     from rich.table import Table
 
+    summaries = summaries or {}
     now = time.time()
     flags = list(run.space)
+    metrics = shown_metrics(summaries, objective)
     table = Table(header_style="bold")
     table.add_column("experiment", no_wrap=True)
     table.add_column("state", no_wrap=True)
     for flag in flags:
         table.add_column(flag, no_wrap=True)
+    for name in metrics:
+        arrow = ""
+        if objective is not None and name == objective.metric:
+            arrow = " ↓" if objective.mode == "min" else " ↑"
+        table.add_column(name + arrow, justify="right", no_wrap=True, style="cyan")
+    if curves:
+        table.add_column(f"{objective.metric if objective else ''} curve", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
     table.add_column("exit", no_wrap=True)
     show_retries = any(e.retries for e in experiments)
@@ -141,13 +195,26 @@ def experiments_table(
         exit_text = describe_exit(record.exit_code, record.signal).replace("exit code ", "")
         if record.reason and record.state is not State.SUCCEEDED:
             exit_text = f"{exit_text} ({record.reason})" if exit_text else record.reason
+        values = summaries.get(record.id, {})
+        name = record.name
+        if winner is not None and record.id == winner.id:
+            name = f"[bold]★ {name}[/]"
         row = [
-            record.name,
+            name,
             styled(record.state.value),
             *(record.params.get(flag, "") for flag in flags),
-            format_duration(record.duration_s(now)),
-            exit_text,
+            *(
+                format_value(
+                    objective.value(values.get(m))
+                    if objective is not None and m == objective.metric
+                    else (values[m].last if m in values else None)
+                )
+                for m in metrics
+            ),
         ]
+        if curves:
+            row.append(sparkline(curves.get(record.id, [])))
+        row += [format_duration(record.duration_s(now)), exit_text]
         if show_retries:
             row.append(str(record.retries))
         table.add_row(*row)
@@ -177,7 +244,9 @@ def run_header(run: RunRecord) -> list[str]:
     return lines
 
 
-def experiment_lines(record: ExperimentRecord) -> list[tuple[str, str]]:
+def experiment_lines(
+    record: ExperimentRecord, summaries: dict[str, MetricSummary] | None = None
+) -> list[tuple[str, str]]:
     import shlex
 
     now = time.time()
@@ -197,4 +266,15 @@ def experiment_lines(record: ExperimentRecord) -> list[tuple[str, str]]:
         ("pid", str(record.pid or "")),
         ("log", record.log_path),
     ]
+    for name, summary in (summaries or {}).items():
+        step = (
+            f" at step {format_value(summary.last_step)}" if summary.last_step is not None else ""
+        )
+        rows.append(
+            (
+                name,
+                f"{format_value(summary.last)}{step}  (min {format_value(summary.min)}, "
+                f"max {format_value(summary.max)}, {summary.count} values)",
+            )
+        )
     return [(k, v) for k, v in rows if v]
