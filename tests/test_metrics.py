@@ -314,3 +314,25 @@ def test_many_metric_lines_are_all_kept(grid, workdir):
 def test_status_of_an_experiment_lists_its_metrics(grid, swept):
     out = grid("status", "fit-exp2", check=True).stdout
     assert "loss" in out and "at step 3" in out and "3 values" in out
+
+
+def test_tensorboard_scalars_under_the_artifacts_dir(grid, workdir):
+    pytest.importorskip("tensorboard")
+    (workdir / "tb.py").write_text(
+        "import os, time\n"
+        "from tensorboard.summary.writer.event_file_writer import EventFileWriter\n"
+        "from tensorboard.compat.proto.event_pb2 import Event\n"
+        "from tensorboard.compat.proto.summary_pb2 import Summary\n"
+        "root = os.environ['GRID_ARTIFACTS_DIR']\n"
+        "for split in ('train', 'val'):\n"
+        "    writer = EventFileWriter(os.path.join(root, 'tb', split))\n"
+        "    for step in range(3):\n"
+        "        value = Summary.Value(tag='loss', simple_value=(step + 1) * 0.5)\n"
+        "        writer.add_event(Event(wall_time=time.time(), step=step,\n"
+        "                               summary=Summary(value=[value])))\n"
+        "    writer.close()\n"
+    )
+    grid("run", "--name", "tb", "tb.py", check=True)
+    stored = history(grid, "tb")["tb-exp0"]
+    assert sorted(stored) == ["train/loss", "val/loss"]
+    assert [(s, v) for s, v, _ in stored["train/loss"]] == [(0.0, 0.5), (1.0, 1.0), (2.0, 1.5)]

@@ -183,7 +183,7 @@ class RunDriver:
             _keep_earlier_attempt(log_path, metrics_path)
         env = self._environment(record, allocation, folder)
         if self.ingestor is not None:
-            self.ingestor.follow(record.id, log_path, metrics_path)
+            self.ingestor.follow(record.id, log_path, metrics_path, folder / ARTIFACTS_NAME)
         launch = Launch(record.id, record.command, self.run.cwd, env, log_path)
         now = self.clock()
         handle = self.backend.launch(launch)

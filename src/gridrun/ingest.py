@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gridrun.metrics import points_from_json_lines, points_from_output
 from gridrun.store.base import Store
+from gridrun.tensorboard import read_scalars
 
 POLL_S = 0.25
 MAX_LINE_BYTES = 64 * 1024
@@ -54,6 +55,7 @@ class Followed:
     experiment_id: int
     output: Tail
     metrics_file: Tail
+    artifacts: Path | None = None
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -84,11 +86,18 @@ class MetricsIngestor:
         self.thread = threading.Thread(target=self._run, name="gridrun-metrics", daemon=True)
         self.thread.start()
 
-    def follow(self, experiment_id: int, log_path: Path, metrics_path: Path) -> None:
-        """Start following an attempt that is about to start (its files are new)."""
+    def follow(
+        self,
+        experiment_id: int,
+        log_path: Path,
+        metrics_path: Path,
+        artifacts: Path | None = None,
+    ) -> None:
+        """Start following an attempt that is about to start (its files are new); the
+        TensorBoard scalars under `artifacts` are read when it ends."""
         with self.lock:
             self.followed[experiment_id] = Followed(
-                experiment_id, Tail(log_path), Tail(metrics_path)
+                experiment_id, Tail(log_path), Tail(metrics_path), artifacts
             )
 
     def finish(self, experiment_id: int, store: Store) -> None:
@@ -101,6 +110,10 @@ class MetricsIngestor:
         with item.lock:
             item.done = True
             item.ingest(store, self.clock(), final=True)
+            if item.artifacts is not None:
+                scalars = read_scalars(item.artifacts)
+                if scalars:
+                    store.add_metrics(item.experiment_id, scalars, "tensorboard")
 
     def close(self) -> None:
         """Read everything that is left and stop the thread."""
