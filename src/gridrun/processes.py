@@ -11,14 +11,19 @@ from collections.abc import Iterable
 from gridrun.store.records import Driver
 
 
-def process_start_time(pid: int) -> str:
-    """When process `pid` started, as the kernel counts it ('' where /proc is missing)."""
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name ([] where /proc is missing)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return fields[19]
+            return stat.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return ""
+        return []
+
+
+def process_start_time(pid: int) -> str:
+    """When process `pid` started, as the kernel counts it ('' where /proc is missing)."""
+    fields = _stat_fields(pid)
+    return fields[19] if len(fields) > 19 else ""
 
 
 def this_driver() -> Driver:
@@ -37,7 +42,10 @@ def driver_alive(driver: Driver) -> bool:
         return False
     except PermissionError:
         pass
-    started = process_start_time(driver.pid)
+    fields = _stat_fields(driver.pid)
+    if fields and fields[0] in ("Z", "X"):  # a zombie: dead, not yet reaped
+        return False
+    started = fields[19] if len(fields) > 19 else ""
     return not (driver.started and started and started != driver.started)
 
 
