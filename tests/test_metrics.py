@@ -78,10 +78,10 @@ def test_json_lines_of_gridrun_log():
         json.dumps({"metrics": {"loss": "text", "ok": True, "x": 3}}),
         json.dumps([1, 2]),
     ]
-    assert list(points_from_json_lines(lines, 9.0)) == [
-        MetricPoint("loss", 0.5, 2.0, 5.0),
-        MetricPoint("acc", 1.0, 2.0, 5.0),
-        MetricPoint("x", 3.0, None, 9.0),
+    assert points_from_json_lines(lines, 9.0) == [
+        ("loss", 2.0, 0.5, 5.0),
+        ("acc", 2.0, 1.0, 5.0),
+        ("x", None, 3.0, 9.0),
     ]
 
 

@@ -232,11 +232,11 @@ class RunDriver:
         if forget:
             forget(event.experiment_id)
         record = running.record
-        if self.ingestor is not None:
+        now = event.ended_at if event.ended_at is not None else self.clock()
+        if self.ingestor is not None:  # every metric is recorded before the final state
             self.ingestor.finish(record.id, self.store)
         code = event.returncode
         exit_code, signum = (None, -code) if code < 0 else (code, None)
-        now = self.clock()
         if running.stop_state is not None:
             state, reason = running.stop_state, running.stop_reason
         elif code == 0:

@@ -17,6 +17,12 @@ from gridrun.store.base import Store
 from gridrun.tensorboard import read_scalars
 
 POLL_S = 0.25
+DUTY = 0.2
+"""The most of one CPU the thread takes while experiments run: after a sweep that took t
+seconds it rests 4t, so that it hardly competes with the experiments for the CPUs. A very
+chatty experiment's metrics lag behind; the driver reads the rest when it ends."""
+SWEEP_BYTES = 256 * 1024
+"""The most the thread reads of one file in one sweep (the rest waits for the next)."""
 MAX_LINE_BYTES = 64 * 1024
 """A longer line (no newline for that long) is not a metric line: it is skipped."""
 
@@ -29,11 +35,13 @@ class Tail:
         self.offset = 0
         self.partial = b""
 
-    def read_lines(self, final: bool = False) -> list[str]:
+    def read_lines(self, final: bool = False, limit: int = -1) -> list[str]:
+        """The complete lines written since the last call (at most about `limit` bytes of
+        them); with `final`, everything, the last line even without its newline."""
         try:
             with open(self.path, "rb") as file:
                 file.seek(self.offset)
-                data = file.read()
+                data = file.read(-1 if final else limit)
         except OSError:
             return []
         self.offset += len(data)
@@ -59,12 +67,12 @@ class Followed:
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def ingest(self, store: Store, now: float, final: bool) -> None:
+    def ingest(self, store: Store, now: float, final: bool, limit: int = -1) -> None:
         """Record the metrics of the lines written since the last call."""
-        output = list(points_from_output(self.output.read_lines(final), now))
+        output = points_from_output(self.output.read_lines(final, limit), now)
         if output:
             store.add_metrics(self.experiment_id, output, "stdout")
-        logged = list(points_from_json_lines(self.metrics_file.read_lines(final), now))
+        logged = points_from_json_lines(self.metrics_file.read_lines(final, limit), now)
         if logged:
             store.add_metrics(self.experiment_id, logged, "log")
 
@@ -126,10 +134,12 @@ class MetricsIngestor:
         try:
             while True:
                 closing = self.closing
+                started = time.monotonic()
                 self._sweep(store, final_all=closing)
                 if closing:
                     return
-                self.wake.wait(self.poll_s)
+                busy = time.monotonic() - started
+                self.wake.wait(max(self.poll_s, busy * (1 / DUTY - 1)))
                 self.wake.clear()
         except BaseException as error:  # recorded, never raised into the driver
             self.error = error
@@ -142,4 +152,5 @@ class MetricsIngestor:
         for item in followed:
             with item.lock:
                 if not item.done:
-                    item.ingest(store, self.clock(), final=final_all)
+                    limit = -1 if final_all else SWEEP_BYTES
+                    item.ingest(store, self.clock(), final=final_all, limit=limit)

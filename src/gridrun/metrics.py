@@ -13,11 +13,7 @@ Two sources:
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Iterator
-
-from gridrun.store.records import MetricPoint
 
 NAME = r"[A-Za-z_][A-Za-z0-9_./\-]*"
 NUMBER = r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|nan)"
@@ -49,19 +45,27 @@ def parse_metric_line(line: str) -> tuple[dict[str, float], float | None] | None
     return values, step
 
 
-def points_from_output(lines: list[str], now: float) -> Iterator[MetricPoint]:
-    """The metric points of some output lines, all stamped `now`."""
+Row = tuple[str, float | None, float, float]
+"""A metric value as the store takes it: (name, step, value, time)."""
+
+
+def points_from_output(lines: list[str], now: float) -> list[Row]:
+    """The metric values of some output lines, all stamped `now`."""
+    rows: list[Row] = []
+    append = rows.append
     for line in lines:
         parsed = parse_metric_line(line)
         if parsed is None:
             continue
         values, step = parsed
         for name, value in values.items():
-            yield MetricPoint(name[:MAX_METRIC_NAME], value, step, now)
+            append((name[:MAX_METRIC_NAME], step, value, now))
+    return rows
 
 
-def points_from_json_lines(lines: list[str], now: float) -> Iterator[MetricPoint]:
-    """The metric points of JSON lines written by `gridrun.log` (bad lines are skipped)."""
+def points_from_json_lines(lines: list[str], now: float) -> list[Row]:
+    """The metric values of JSON lines written by `gridrun.log` (bad lines are skipped)."""
+    rows: list[Row] = []
     for line in lines:
         try:
             record = json.loads(line)
@@ -78,12 +82,9 @@ def points_from_json_lines(lines: list[str], now: float) -> Iterator[MetricPoint
             continue
         for name, value in metrics.items():
             if _is_number(value):
-                yield MetricPoint(str(name)[:MAX_METRIC_NAME], float(value), step, when)
+                rows.append((str(name)[:MAX_METRIC_NAME], step, float(value), when))
+    return rows
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gridrun.store.records import MetricPoint
+from gridrun.metrics import Row
 
 EVENT_MARK = "tfevents"
 
@@ -24,7 +24,7 @@ def event_folders(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def read_scalars(root: Path) -> list[MetricPoint]:
+def read_scalars(root: Path) -> list[Row]:
     """Every scalar of every event file under `root` ([] without tensorboard or files)."""
     folders = event_folders(root) if root.is_dir() else []
     if not folders:
@@ -34,7 +34,7 @@ def read_scalars(root: Path) -> list[MetricPoint]:
     except ImportError:
         return []
     base = os.path.commonpath([str(f) for f in folders]) if len(folders) > 1 else str(folders[0])
-    points: list[MetricPoint] = []
+    points: list[Row] = []
     for folder in folders:
         prefix = os.path.relpath(folder, base)
         prefix = "" if prefix == "." else prefix.replace(os.sep, "/") + "/"
@@ -44,16 +44,14 @@ def read_scalars(root: Path) -> list[MetricPoint]:
         for tag in tags.get("scalars", []):
             for event in accumulator.Scalars(tag):
                 points.append(
-                    MetricPoint(
-                        prefix + tag, float(event.value), float(event.step), event.wall_time
-                    )
+                    (prefix + tag, float(event.step), float(event.value), event.wall_time)
                 )
         for tag in tags.get("tensors", []):
             points.extend(_tensor_scalars(accumulator, tag, prefix))
     return points
 
 
-def _tensor_scalars(accumulator, tag: str, prefix: str) -> list[MetricPoint]:
+def _tensor_scalars(accumulator, tag: str, prefix: str) -> list[Row]:
     """TF2's `tf.summary.scalar` stores scalars as 0-d tensors."""
     from tensorboard.util import tensor_util
 
@@ -61,7 +59,5 @@ def _tensor_scalars(accumulator, tag: str, prefix: str) -> list[MetricPoint]:
     for event in accumulator.Tensors(tag):
         value = tensor_util.make_ndarray(event.tensor_proto)
         if value.shape == () and value.dtype.kind in "fiu":
-            points.append(
-                MetricPoint(prefix + tag, float(value), float(event.step), event.wall_time)
-            )
+            points.append((prefix + tag, float(event.step), float(value), event.wall_time))
     return points

@@ -33,6 +33,8 @@ class Exited:
     experiment_id: int
     returncode: int
     error: str | None = None
+    ended_at: float | None = None
+    """When the process ended (the backend's clock), if known."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import queue
 import signal
 import subprocess
 import threading
+import time
+from collections.abc import Callable
 
 from gridrun.backends.base import Backend, Exited, Handle, Launch
 from gridrun.processes import signal_group
@@ -19,8 +21,11 @@ from gridrun.processes import signal_group
 class LocalBackend(Backend):
     """Experiments as child processes of this one."""
 
-    def __init__(self, events: queue.SimpleQueue) -> None:
+    def __init__(
+        self, events: queue.SimpleQueue, clock: Callable[[], float] = time.time
+    ) -> None:
         self.events = events
+        self.clock = clock
         self.processes: dict[int, subprocess.Popen] = {}
 
     def launch(self, spec: Launch) -> Handle | None:
@@ -48,7 +53,7 @@ class LocalBackend(Backend):
 
     def _wait(self, experiment_id: int, process: subprocess.Popen) -> None:
         returncode = process.wait()
-        self.events.put(Exited(experiment_id, returncode))
+        self.events.put(Exited(experiment_id, returncode, ended_at=self.clock()))
 
     def forget(self, experiment_id: int) -> None:
         """The driver has handled the exit."""

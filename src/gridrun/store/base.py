@@ -73,9 +73,15 @@ class Store(ABC):
         """Put the run's experiments in `states` back in the queue (for resume); return them."""
 
     @abstractmethod
-    def add_metrics(self, experiment_id: int, points: Sequence[MetricPoint], source: str) -> None:
-        """Record metric values of an experiment (in the order given) and update its summary:
-        last value and step, min and max (of finite values), count."""
+    def add_metrics(
+        self,
+        experiment_id: int,
+        rows: Sequence[tuple[str, float | None, float, float]],
+        source: str,
+    ) -> None:
+        """Record metric values of an experiment, rows of (name, step, value, time) in the
+        order they were reported, and update its summaries: last value and step, min and max
+        (of finite values), count. `source` is stdout, log or tensorboard."""
 
     # -- requests from other processes -------------------------------------------------------
     @abstractmethod

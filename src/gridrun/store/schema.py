@@ -66,7 +66,7 @@ MIGRATIONS: tuple[str, ...] = (
         time            REAL NOT NULL,
         source          TEXT NOT NULL            -- stdout | log | tensorboard
     );
-    CREATE INDEX metrics_experiment_name ON metrics (experiment_id, name);
+    CREATE INDEX metrics_experiment ON metrics (experiment_id);
     CREATE TABLE metric_summaries (
         experiment_id   INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
         name            TEXT NOT NULL,

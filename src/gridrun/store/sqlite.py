@@ -7,6 +7,7 @@ it (busy timeout) instead of failing with "database is locked".
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -209,26 +210,34 @@ class SQLiteStore(Store):
             )
         return self.experiments(run_id, [State.QUEUED])
 
-    def add_metrics(self, experiment_id: int, points: Sequence[MetricPoint], source: str) -> None:
-        if not points:
+    def add_metrics(
+        self,
+        experiment_id: int,
+        rows: Sequence[tuple[str, float | None, float, float]],
+        source: str,
+    ) -> None:
+        if not rows:
             return
         summaries: dict[str, list[Any]] = {}
-        for point in points:
-            value = point.value
-            finite = value == value and value not in (float("inf"), float("-inf"))
-            summary = summaries.get(point.name)
+        isfinite = math.isfinite
+        for name, step, value, when in rows:
+            summary = summaries.get(name)
             if summary is None:
-                summary = summaries[point.name] = [value, point.step, None, None, 0, point.time]
-            summary[0], summary[1], summary[5] = value, point.step, point.time
+                summary = summaries[name] = [value, step, None, None, 0, when]
+            else:
+                summary[0], summary[1], summary[5] = value, step, when
             summary[4] += 1
-            if finite:
-                summary[2] = value if summary[2] is None else min(summary[2], value)
-                summary[3] = value if summary[3] is None else max(summary[3], value)
+            if isfinite(value):
+                low, high = summary[2], summary[3]
+                if low is None or value < low:
+                    summary[2] = value
+                if high is None or value > high:
+                    summary[3] = value
         with self._write() as db:
             db.executemany(
-                "INSERT INTO metrics (experiment_id, name, step, value, time, source) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(experiment_id, p.name, p.step, p.value, p.time, source) for p in points],
+                f"INSERT INTO metrics (experiment_id, name, step, value, time, source) "
+                f"VALUES ({int(experiment_id)}, ?, ?, ?, ?, '{_source(source)}')",
+                rows,
             )
             db.executemany(
                 "INSERT INTO metric_summaries (experiment_id, name, last, last_step, min, max, "
@@ -417,6 +426,15 @@ class SQLiteStore(Store):
         ):
             counts[run_id][state] = count
         return [_run(row, counts[row[0]]) for row in rows]
+
+
+SOURCES = ("stdout", "log", "tensorboard")
+
+
+def _source(source: str) -> str:
+    if source not in SOURCES:
+        raise ValueError(f"unknown metric source {source!r}")
+    return source
 
 
 def _statements(script: str) -> list[str]:
