@@ -133,7 +133,9 @@ class RunDriver:
                 return
             timeout = self._next_wakeup() - self.monotonic()
             try:
-                event = self.events.get(timeout=max(0.0, timeout)) if timeout > 0 else None
+                event = (
+                    self.events.get(timeout=timeout) if timeout > 0 else self.events.get_nowait()
+                )
             except queue.Empty:
                 event = None
             if isinstance(event, Exited):
@@ -161,7 +163,7 @@ class RunDriver:
         for running in self.running.values():
             if running.kill_at is not None:
                 wakeups.append(running.kill_at)
-            elif running.deadline is not None:
+            elif running.deadline is not None and running.stop_reason is None:
                 wakeups.append(running.deadline)
         wakeups.append(now + self.reporter.refresh_s)
         return min(wakeups)

@@ -192,10 +192,14 @@ def drive_run(
             on_ended=watchdog.unwatch,
             ingestor=ingestor,
         )
-        return run_driver.drive()
-    finally:
+        outcome = run_driver.drive()
+    except BaseException:
         ingestor.close()
-        watchdog.close()
+        watchdog.abandon()  # its experiments must not outlive a driver that failed
+        raise
+    ingestor.close()
+    watchdog.close()
+    return outcome
 
 
 def detach_driver(store: Store, run: RunRecord, home: Path) -> int:

@@ -50,6 +50,13 @@ class Watchdog:
     def close(self) -> None:
         """The driver ends cleanly: the watchdog exits without touching anything."""
         self._send(GOODBYE + b"\n")
+        self._hang_up()
+
+    def abandon(self) -> None:
+        """The driver fails: the watchdog stops what is still running, as if it had died."""
+        self._hang_up()
+
+    def _hang_up(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self.write_end)
         with contextlib.suppress(ChildProcessError, OSError):

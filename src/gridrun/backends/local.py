@@ -21,9 +21,7 @@ from gridrun.processes import signal_group
 class LocalBackend(Backend):
     """Experiments as child processes of this one."""
 
-    def __init__(
-        self, events: queue.SimpleQueue, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, events: queue.SimpleQueue, clock: Callable[[], float] = time.time) -> None:
         self.events = events
         self.clock = clock
         self.processes: dict[int, subprocess.Popen] = {}
