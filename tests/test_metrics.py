@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gridrun.metrics import parse_metric_line, points_from_json_lines
+from gridrun.metrics import parse_metric_line, points_from_json_lines, points_from_output
 from gridrun.results import sparkline
 from gridrun.store.records import MetricPoint
 
@@ -64,6 +64,20 @@ def test_metric_lines(line, values, step):
 @pytest.mark.parametrize("line", REJECTED)
 def test_lines_that_are_not_metrics(line):
     assert parse_metric_line(line) is None
+
+
+def test_colours_and_carriage_returns():
+    lines = [
+        "\x1b[32mloss=0.5\x1b[0m acc=1",
+        " 10%|█         | 1/10\r 20%|██        | 2/10\rstep=2 loss=0.25",
+        "loss=0.125\r",
+    ]
+    assert points_from_output(lines, 1.0) == [
+        ("loss", None, 0.5, 1.0),
+        ("acc", None, 1.0, 1.0),
+        ("loss", 2.0, 0.25, 1.0),
+        ("loss", None, 0.125, 1.0),
+    ]
 
 
 def test_non_finite_values_are_kept():

@@ -53,7 +53,7 @@ class Tail:
         if final and self.partial:
             lines.append(self.partial)
             self.partial = b""
-        return [line.decode("utf-8", errors="replace").rstrip("\r") for line in lines]
+        return [line.decode("utf-8", errors="replace") for line in lines]
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 NAME = r"[A-Za-z_][A-Za-z0-9_./\-]*"
 NUMBER = r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|nan)"
@@ -22,6 +23,7 @@ SEPARATOR = r"(?:\s*[,;|]\s*|\s+)"
 METRIC_LINE = re.compile(rf"\s*{PAIR}(?:{SEPARATOR}{PAIR})*\s*[,;]?\s*")
 PAIRS = re.compile(rf"({NAME})(?:\s*=\s*|:\s*)({NUMBER})")
 STEP_NAMES = ("step", "epoch")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 MAX_METRIC_NAME = 200
 
 
@@ -49,11 +51,23 @@ Row = tuple[str, float | None, float, float]
 """A metric value as the store takes it: (name, step, value, time)."""
 
 
+def output_segments(lines: list[str]) -> Iterator[str]:
+    """What a terminal would show of each line: colour codes removed, and each part written
+    over the line with a carriage return taken on its own."""
+    for line in lines:
+        if "\x1b" in line:
+            line = ANSI_ESCAPE.sub("", line)
+        if "\r" in line:
+            yield from line.split("\r")
+        else:
+            yield line
+
+
 def points_from_output(lines: list[str], now: float) -> list[Row]:
     """The metric values of some output lines, all stamped `now`."""
     rows: list[Row] = []
     append = rows.append
-    for line in lines:
+    for line in output_segments(lines):
         parsed = parse_metric_line(line)
         if parsed is None:
             continue
