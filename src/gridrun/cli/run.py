@@ -130,8 +130,11 @@ def run_command(
     launch(settings, plan, request, options, detach, name is None)
 
 
-def launch(settings: Any, plan: Any, request: Any, options: Any, detach: bool, named: bool) -> None:
-    """Record the planned run and run it (here, or detached)."""
+def launch(
+    settings: Any, plan: Any, request: Any, options: Any, detach: bool, generated_name: bool
+) -> None:
+    """Record the planned run and run it (here, or detached). A generated name that is taken
+    is drawn again; a name the user gave must be free."""
     from dataclasses import replace
 
     from gridrun.paths import gridrun_home
@@ -143,10 +146,10 @@ def launch(settings: Any, plan: Any, request: Any, options: Any, detach: bool, n
     build_scheduler(options)  # fails now, before anything is recorded, if resources cannot fit
     home = gridrun_home()
     store = open_store(home)
-    if named and store.get_run(plan.run) is not None:
-        plan = replace(plan, run=choose_name(store, None))
-    else:
+    if not generated_name:
         choose_name(store, plan.run)
+    elif store.get_run(plan.run) is not None:
+        plan = replace(plan, run=choose_name(store, None))
     invocation = ["grid", *sys.argv[1:]]
     run = record_run(store, plan, request, options, invocation, cwd, home)
     if detach:
