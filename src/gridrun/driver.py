@@ -179,7 +179,7 @@ class RunDriver:
     def _launch(self, record: ExperimentRecord, allocation: Allocation) -> None:
         log_path = Path(record.log_path)
         folder = log_path.parent
-        (folder / ARTIFACTS_NAME).mkdir(parents=True, exist_ok=True)
+        _make_folders(folder / ARTIFACTS_NAME)
         metrics_path = folder / METRICS_NAME
         if log_path.exists() or metrics_path.exists():  # an earlier attempt's: kept
             _keep_earlier_attempt(log_path, metrics_path)
@@ -224,19 +224,16 @@ class RunDriver:
 
     # -- exits -----------------------------------------------------------------------------------
     def _handle_exit(self, event: Exited) -> None:
+        """Record an exit. The freed slot is filled first, the bookkeeping done after, so
+        that no CPU or GPU waits for the store, the metrics or the display."""
         running = self.running.pop(event.experiment_id, None)
         if running is None:
             return
         self.scheduler.release(running.allocation)
         if running.handle.pid:
             self.on_ended(running.handle.pid)
-        forget = getattr(self.backend, "forget", None)
-        if forget:
-            forget(event.experiment_id)
         record = running.record
         now = event.ended_at if event.ended_at is not None else self.clock()
-        if self.ingestor is not None:  # every metric is recorded before the final state
-            self.ingestor.finish(record.id, self.store)
         code = event.returncode
         exit_code, signum = (None, -code) if code < 0 else (code, None)
         if running.stop_state is not None:
@@ -246,7 +243,12 @@ class RunDriver:
         else:
             state, reason = State.FAILED, event.error
         attempts = record.attempts + 1
-        if state is State.FAILED and attempts <= self.options.retries and not self.stop_all:
+        retry = state is State.FAILED and attempts <= self.options.retries and not self.stop_all
+        if not retry and not self.stop_all:
+            self._launch_what_fits()  # its files are its own: safe before the bookkeeping
+        if self.ingestor is not None:  # every metric is recorded before the final state
+            self.ingestor.finish(record.id, self.store)
+        if retry:
             why = running.stop_reason or event.error or _describe_exit(exit_code, signum)
             self.store.mark_finished(
                 record.id, State.QUEUED, exit_code, signum, f"retrying after {why}", now
@@ -367,6 +369,15 @@ def _describe_exit(exit_code: int | None, signum: int | None) -> str:
             return f"signal {signal.Signals(signum).name}"
         return f"signal {signum}"
     return f"exit code {exit_code}"
+
+
+def _make_folders(artifacts: Path) -> None:
+    """The experiment's folder and its artifacts folder (two mkdir calls in the usual case)."""
+    try:
+        os.mkdir(artifacts.parent)
+        os.mkdir(artifacts)
+    except OSError:
+        artifacts.mkdir(parents=True, exist_ok=True)
 
 
 def _keep_earlier_attempt(log_path: Path, metrics_path: Path) -> None:

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gridrun.metrics import points_from_json_lines, points_from_output
 from gridrun.store.base import Store
-from gridrun.tensorboard import read_scalars
 
 POLL_S = 0.25
 DUTY = 0.2
@@ -69,6 +67,8 @@ class Followed:
 
     def ingest(self, store: Store, now: float, final: bool, limit: int = -1) -> None:
         """Record the metrics of the lines written since the last call."""
+        from gridrun.metrics import points_from_json_lines, points_from_output
+
         output = points_from_output(self.output.read_lines(final, limit), now)
         if output:
             store.add_metrics(self.experiment_id, output, "stdout")
@@ -119,6 +119,8 @@ class MetricsIngestor:
             item.done = True
             item.ingest(store, self.clock(), final=True)
             if item.artifacts is not None:
+                from gridrun.tensorboard import read_scalars
+
                 scalars = read_scalars(item.artifacts)
                 if scalars:
                     store.add_metrics(item.experiment_id, scalars, "tensorboard")

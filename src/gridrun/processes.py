@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from collections.abc import Iterable
 
@@ -29,12 +28,12 @@ def process_start_time(pid: int) -> str:
 def this_driver() -> Driver:
     """This process, as the driver of a run."""
     pid = os.getpid()
-    return Driver(pid, socket.gethostname(), process_start_time(pid))
+    return Driver(pid, os.uname().nodename, process_start_time(pid))
 
 
 def driver_alive(driver: Driver) -> bool:
     """Whether `driver` still runs. A driver on another host is assumed alive."""
-    if driver.host != socket.gethostname():
+    if driver.host != os.uname().nodename:
         return True
     try:
         os.kill(driver.pid, 0)

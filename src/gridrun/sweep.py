@@ -7,7 +7,7 @@ built lazily, one by one, so that even a large plan costs nothing until it is re
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -84,7 +84,7 @@ class Plan:
 
 def draw_seed() -> int:
     """A fresh random seed, for a run that was given none (it is recorded and printed)."""
-    return secrets.randbelow(2**32)
+    return int.from_bytes(os.urandom(4), "little")
 
 
 def check_seed(seed: int) -> int:
