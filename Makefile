@@ -32,6 +32,8 @@ lint: $(STAMP)
 ## bench: the benchmarks under bench/ (by hand; see bench/README.md)
 bench: $(STAMP)
 	$(BIN)/python bench/expansion.py
+	$(BIN)/python bench/launch.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -15,11 +15,11 @@ from pathlib import Path
 from gridrun.store.base import Store
 
 POLL_S = 0.25
-DUTY = 0.2
+DUTY = 0.5
 """The most of one CPU the thread takes while experiments run: after a sweep that took t
 seconds it rests 4t, so that it hardly competes with the experiments for the CPUs. A very
 chatty experiment's metrics lag behind; the driver reads the rest when it ends."""
-SWEEP_BYTES = 256 * 1024
+SWEEP_BYTES = 1024 * 1024
 """The most the thread reads of one file in one sweep (the rest waits for the next)."""
 MAX_LINE_BYTES = 64 * 1024
 """A longer line (no newline for that long) is not a metric line: it is skipped."""
