@@ -28,6 +28,7 @@ from gridrun.store.base import Store
 from gridrun.store.records import ExperimentRecord, RunRecord, RunState, State
 
 STOP_POLL_S = 0.5
+ACTION_FAILURE_NAME = ".gridrun-action-failure"
 EXIT_INTERRUPTED = 130
 
 
@@ -38,14 +39,16 @@ class DriveOptions:
     retries: int = 0
     timeout_s: float | None = None
     grace_s: float = 10.0
+    on_experiment_start: tuple[str, ...] = ()
+    on_experiment_end: tuple[str, ...] = ()
+    auto_resume: bool = False
+    """A SIGTERM to the driver preempts: experiments that then exit 0 are `preempted`."""
+    isolated_subdir: str | None = None
+    """Set in an isolated run: each experiment runs in this folder of its own snapshot."""
 
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> DriveOptions:
-        return cls(
-            retries=int(options.get("retries") or 0),
-            timeout_s=options.get("timeout_s"),
-            grace_s=float(options.get("grace_s", 10.0)),
-        )
+    @property
+    def has_actions(self) -> bool:
+        return bool(self.on_experiment_start or self.on_experiment_end)
 
 
 @dataclass
@@ -186,7 +189,15 @@ class RunDriver:
         env = self._environment(record, allocation, folder)
         if self.ingestor is not None:
             self.ingestor.follow(record.id, log_path, metrics_path, folder / ARTIFACTS_NAME)
-        launch = Launch(record.id, record.command, self.run.cwd, env, log_path)
+        command = record.command
+        if self.options.has_actions:
+            command = self._with_actions(record, folder)
+        cwd = self.run.cwd
+        if self.options.isolated_subdir is not None:
+            from gridrun.isolation import experiment_workdir
+
+            cwd = str(experiment_workdir(folder.parent, folder, self.options.isolated_subdir))
+        launch = Launch(record.id, command, cwd, env, log_path)
         now = self.clock()
         handle = self.backend.launch(launch)
         if handle is None:  # could not start: its Exited event is queued
@@ -201,6 +212,21 @@ class RunDriver:
             deadline = self.monotonic() + self.options.timeout_s
         self.running[record.id] = Running(record, handle, allocation, now, deadline)
         self.reporter.experiment_started(record, gpus)
+
+    def _with_actions(self, record: ExperimentRecord, folder: Path) -> list[str]:
+        """The experiment's command wrapped by `gridrun.actions` (start and end actions)."""
+        import json
+        import sys
+
+        failure_file = folder / ACTION_FAILURE_NAME
+        failure_file.unlink(missing_ok=True)
+        spec = {
+            "start": list(self.options.on_experiment_start),
+            "end": list(self.options.on_experiment_end),
+            "command": list(record.command),
+            "failure_file": str(failure_file),
+        }
+        return [sys.executable, "-m", "gridrun.actions", json.dumps(spec)]
 
     def _environment(
         self, record: ExperimentRecord, allocation: Allocation, folder: Path
@@ -236,12 +262,14 @@ class RunDriver:
         now = event.ended_at if event.ended_at is not None else self.clock()
         code = event.returncode
         exit_code, signum = (None, -code) if code < 0 else (code, None)
-        if running.stop_state is not None:
+        if running.stop_state is State.PREEMPTED and code != 0:
+            state, reason = State.STOPPED, running.stop_reason
+        elif running.stop_state is not None:
             state, reason = running.stop_state, running.stop_reason
         elif code == 0:
             state, reason = State.SUCCEEDED, None
         else:
-            state, reason = State.FAILED, event.error
+            state, reason = State.FAILED, event.error or self._action_failure(record)
         attempts = record.attempts + 1
         retry = state is State.FAILED and attempts <= self.options.retries and not self.stop_all
         if not retry and not self.stop_all:
@@ -258,6 +286,14 @@ class RunDriver:
             return
         self.store.mark_finished(record.id, state, exit_code, signum, reason, now)
         self.reporter.experiment_ended(record, state, exit_code, signum, now - running.started)
+
+    def _action_failure(self, record: ExperimentRecord) -> str | None:
+        if not self.options.has_actions:
+            return None
+        try:
+            return (Path(record.log_path).parent / ACTION_FAILURE_NAME).read_text()
+        except OSError:
+            return None
 
     # -- stopping --------------------------------------------------------------------------------
     def _check_deadlines(self) -> None:
@@ -315,7 +351,11 @@ class RunDriver:
                 f"{name}: launching nothing more, stopping {len(self.running)} running "
                 f"experiment(s) (again to kill them now)"
             )
-            self._stop_everything(f"stopped by {name} to the driver")
+            if signum == signal.SIGTERM and self.options.auto_resume:
+                for running in self.running.values():
+                    self._stop(running, State.PREEMPTED, "preempted: SIGTERM to the driver")
+            else:
+                self._stop_everything(f"stopped by {name} to the driver")
         else:
             for running in self.running.values():
                 self.backend.kill(running.handle)

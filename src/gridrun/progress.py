@@ -93,7 +93,7 @@ def summary_lines(run: RunRecord, experiments: Sequence[ExperimentRecord]) -> li
             f"  … and {len(failed) - SUMMARY_MAX_FAILED} more: grid status {run.name} "
             "--state failed"
         )
-    if run.count(State.QUEUED) or failed or run.count(State.STOPPED):
+    if run.count(State.QUEUED) or failed or run.count(State.STOPPED) or run.count(State.PREEMPTED):
         lines.append(f"finish what did not succeed: grid resume {run.name}")
     return lines
 

@@ -37,7 +37,7 @@ from gridrun.store.records import Driver, NewExperiment, NewRun, RunRecord, RunS
 from gridrun.sweep import Plan, SweepRequest
 from gridrun.watchdog import Watchdog
 
-RESUMABLE = (State.FAILED, State.STOPPED, State.LOST, State.QUEUED)
+RESUMABLE = (State.FAILED, State.STOPPED, State.LOST, State.QUEUED, State.PREEMPTED)
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,12 @@ class RunOptions:
     environment: dict[str, str] = field(default_factory=dict)
     metric: str | None = None
     mode: str = "min"
+    on_experiment_start: list[str] = field(default_factory=list)
+    on_experiment_end: list[str] = field(default_factory=list)
+    auto_resume: bool = False
+    isolate: bool = False
+    isolate_subdir: str = ""
+    """In an isolated run: the folder of the snapshot where experiments run."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -184,7 +190,15 @@ def drive_run(
             backend=LocalBackend(events),
             events=events,
             scheduler=scheduler,
-            options=DriveOptions(options.retries, options.timeout_s, options.grace_s),
+            options=DriveOptions(
+                options.retries,
+                options.timeout_s,
+                options.grace_s,
+                tuple(options.on_experiment_start),
+                tuple(options.on_experiment_end),
+                options.auto_resume,
+                options.isolate_subdir if options.isolate else None,
+            ),
             reporter=reporter,
             home=home,
             env=env,

@@ -119,7 +119,9 @@ def status_command(
         record = resolve_experiment(store, name)
         summaries = store.metric_summaries(record.run_id).get(record.id, {})
         if settings.json:
-            echo_json(views.experiment_json(record, time.time(), summaries))
+            data = views.experiment_json(record, time.time(), summaries)
+            data["artifacts"] = views.artifacts_json(record)
+            echo_json(data)
             return
         out = console()
         for key, value in views.experiment_lines(record, summaries):

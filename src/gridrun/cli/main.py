@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import click
 
 from gridrun._version import __version__
+from gridrun.cli.artifacts import artifacts_command
 from gridrun.cli.inspect import history_command, logs_command, status_command
 from gridrun.cli.manage import delete_command, stop_command
 from gridrun.cli.results import best_command, export_command
@@ -89,6 +90,7 @@ for command in (
     resume_command,
     best_command,
     export_command,
+    artifacts_command,
     drive_command,
 ):
     cli.add_command(command)

@@ -61,6 +61,17 @@ def make_reporter(as_json: bool) -> Any:
     show_default=True,
     help="Whether lower or higher --metric is better.",
 )
+@option("config", metavar="FILE", help="Grid's run spec (YAML); options given here win.")
+@option(
+    "auto_resume",
+    is_flag=True,
+    help="On SIGTERM to grid run, experiments that exit 0 are preempted (grid resume).",
+)
+@option(
+    "isolate",
+    is_flag=True,
+    help="Each experiment in its own copy of the project, taken when the run starts.",
+)
 @option("python", metavar="PATH", help="Interpreter for a .py script (default: gridrun's own).")
 @option("detach", is_flag=True, help="Run in the background; print the run's name and return.")
 @option("dry_run", is_flag=True, help="Show the experiments and launch nothing.")
@@ -82,6 +93,9 @@ def run_command(
     grace_period: str,
     metric: str | None,
     mode: str,
+    config: str | None,
+    auto_resume: bool,
+    isolate: bool,
     python: str | None,
     detach: bool,
     dry_run: bool,
@@ -105,6 +119,25 @@ def run_command(
 
     if retries < 0:
         raise UserError(f"--retries must be 0 or more, got {retries}")
+    start_actions: list[str] = []
+    end_actions: list[str] = []
+    environment: dict[str, str] = {}
+    if config:
+        from gridrun.config import load_config
+
+        spec = load_config(config)
+        for notice in spec.notices:
+            warn(notice)
+        given = given_on_command_line()
+        cpus = cpus if "cpus" in given or spec.cpus is None else spec.cpus
+        gpus = gpus if "gpus" in given or spec.gpus is None else spec.gpus
+        memory = memory if "memory" in given else (memory or spec.memory)
+        strategy = strategy if "strategy" in given else (spec.strategy or strategy)
+        num_trials = num_trials if "num_trials" in given else spec.num_trials
+        seed = seed if "seed" in given else spec.seed
+        start_actions, end_actions = list(spec.on_experiment_start), list(spec.on_experiment_end)
+        environment = dict(spec.environment)
+        script_args = (*script_args, *config_arguments(spec.params, script_args))
     options = RunOptions(
         max_parallel=max_parallel,
         cpus=cpus,
@@ -115,6 +148,11 @@ def run_command(
         grace_s=parse_duration_s(grace_period, "--grace_period"),
         metric=metric,
         mode=mode,
+        environment=environment,
+        on_experiment_start=start_actions,
+        on_experiment_end=end_actions,
+        auto_resume=auto_resume,
+        isolate=isolate,
     )
     Request(options.cpus, options.gpus, options.memory_gb)  # validates
     request = SweepRequest(script, tuple(script_args), strategy, num_trials, seed, python)
@@ -128,6 +166,34 @@ def run_command(
         print_dry_run(plan, as_json=settings.json)
         return
     launch(settings, plan, request, options, detach, name is None)
+
+
+def given_on_command_line() -> set[str]:
+    """The options of this command that the user typed (not defaults)."""
+    from click.core import ParameterSource
+
+    context = click.get_current_context()
+    return {
+        name
+        for name in context.params
+        if context.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    }
+
+
+def config_arguments(
+    params: tuple[tuple[str, str | None], ...], script_args: tuple[str, ...]
+) -> list[str]:
+    """The config file's params as script arguments, each value one argument; a flag the
+    command line already gives is left to the command line."""
+    given = {arg.split("=", 1)[0] for arg in script_args if arg.startswith("-")}
+    arguments: list[str] = []
+    for flag, value in params:
+        if flag in given:
+            continue
+        arguments.append(flag)
+        if value is not None:
+            arguments.append(value)
+    return arguments
 
 
 def launch(
@@ -151,6 +217,14 @@ def launch(
     elif store.get_run(plan.run) is not None:
         plan = replace(plan, run=choose_name(store, None))
     invocation = ["grid", *sys.argv[1:]]
+    if options.isolate:
+        from pathlib import Path
+
+        from gridrun.isolation import take_snapshot
+        from gridrun.paths import run_dir
+
+        snapshot = take_snapshot(Path(cwd), run_dir(plan.run, home), home)
+        options = replace(options, isolate_subdir=snapshot.subdir)
     run = record_run(store, plan, request, options, invocation, cwd, home)
     if detach:
         from gridrun.runner import detach_driver

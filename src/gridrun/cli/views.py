@@ -26,6 +26,7 @@ STATE_STYLES = {
     "failed": "red",
     "stopped": "magenta",
     "lost": "red",
+    "preempted": "blue",
 }
 
 
@@ -88,6 +89,12 @@ def experiment_json(
         "log_path": record.log_path,
         "metrics": summary_json(summaries),
     }
+
+
+def artifacts_json(record: ExperimentRecord) -> list[dict[str, Any]]:
+    from gridrun.artifacts import experiment_artifacts
+
+    return [{"path": a.path, "size": a.size} for a in experiment_artifacts(record)]
 
 
 def run_json(
@@ -277,4 +284,8 @@ def experiment_lines(
                 f"max {format_value(summary.max)}, {summary.count} values)",
             )
         )
+    from gridrun.artifacts import experiment_artifacts
+
+    for artifact in experiment_artifacts(record):
+        rows.append(("artifact", f"{artifact.path} ({artifact.size:,} bytes)"))
     return [(k, v) for k, v in rows if v]

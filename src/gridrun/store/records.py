@@ -16,6 +16,8 @@ class State(str, Enum):
     FAILED = "failed"
     STOPPED = "stopped"
     LOST = "lost"
+    PREEMPTED = "preempted"
+    """Stopped by a SIGTERM to the driver under --auto_resume, and exited cleanly: to resume."""
 
     @property
     def final(self) -> bool:
