@@ -256,6 +256,8 @@ class RunDriver:
         if running is None:
             return
         self.scheduler.release(running.allocation)
+        if running.stop_reason is not None:  # what is left of its group ignored SIGTERM
+            self.backend.kill(running.handle)
         if running.handle.pid:
             self.on_ended(running.handle.pid)
         record = running.record
@@ -275,7 +277,10 @@ class RunDriver:
         if not retry and not self.stop_all:
             self._launch_what_fits()  # its files are its own: safe before the bookkeeping
         if self.ingestor is not None:  # every metric is recorded before the final state
-            self.ingestor.finish(record.id, self.store)
+            try:
+                self.ingestor.finish(record.id, self.store)
+            except Exception as error:
+                self.reporter.message(f"metrics of {record.name} not recorded: {error}")
         if retry:
             why = running.stop_reason or event.error or _describe_exit(exit_code, signum)
             self.store.mark_finished(

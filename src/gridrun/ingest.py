@@ -17,8 +17,8 @@ from gridrun.store.base import Store
 POLL_S = 0.25
 DUTY = 0.5
 """The most of one CPU the thread takes while experiments run: after a sweep that took t
-seconds it rests 4t, so that it hardly competes with the experiments for the CPUs. A very
-chatty experiment's metrics lag behind; the driver reads the rest when it ends."""
+seconds it rests t, so that it does not take a CPU from the experiments. A very chatty
+experiment's metrics lag behind; the driver reads the rest when it ends."""
 SWEEP_BYTES = 1024 * 1024
 """The most the thread reads of one file in one sweep (the rest waits for the next)."""
 MAX_LINE_BYTES = 64 * 1024
@@ -32,6 +32,13 @@ class Tail:
         self.path = path
         self.offset = 0
         self.partial = b""
+
+    def has_more(self, than: int) -> bool:
+        """Whether more than `than` bytes are still unread."""
+        try:
+            return self.path.stat().st_size - self.offset > than
+        except OSError:
+            return False
 
     def read_lines(self, final: bool = False, limit: int = -1) -> list[str]:
         """The complete lines written since the last call (at most about `limit` bytes of
@@ -117,6 +124,8 @@ class MetricsIngestor:
             return
         with item.lock:
             item.done = True
+            while item.output.has_more(SWEEP_BYTES):  # in pieces: memory stays bounded
+                item.ingest(store, self.clock(), final=False, limit=SWEEP_BYTES)
             item.ingest(store, self.clock(), final=True)
             if item.artifacts is not None:
                 from gridrun.tensorboard import read_scalars
@@ -155,4 +164,7 @@ class MetricsIngestor:
             with item.lock:
                 if not item.done:
                     limit = -1 if final_all else SWEEP_BYTES
-                    item.ingest(store, self.clock(), final=final_all, limit=limit)
+                    try:
+                        item.ingest(store, self.clock(), final=final_all, limit=limit)
+                    except Exception as error:
+                        self.error = error

@@ -106,15 +106,24 @@ class PlainReporter(Reporter):
     """One line per event, for logs and pipes. The clock and the stream are injected."""
 
     def __init__(self, stream: IO[str], clock: Callable[[], float] = time.monotonic) -> None:
-        self.stream = stream
+        self.stream: IO[str] | None = stream
         self.clock = clock
         self.start = clock()
         self.total = 0
         self.done = 0
 
     def _line(self, text: str) -> None:
-        self.stream.write(f"[{self.clock() - self.start:7.1f}s] {text}\n")
-        self.stream.flush()
+        self._write(f"[{self.clock() - self.start:7.1f}s] {text}\n")
+
+    def _write(self, text: str) -> None:
+        """Write, unless the reader went away (`| head`): the sweep goes on regardless."""
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.stream = None
 
     def run_started(self, run: RunRecord, queued: int, parallel: int) -> None:
         self.total = queued
@@ -148,9 +157,7 @@ class PlainReporter(Reporter):
         self._line(text)
 
     def run_ended(self, run: RunRecord, experiments: Sequence[ExperimentRecord]) -> None:
-        for line in summary_lines(run, experiments):
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        self._write("".join(line + "\n" for line in summary_lines(run, experiments)))
 
 
 class RichReporter(Reporter):

@@ -253,10 +253,14 @@ def prepare_resume(store: Store, run: RunRecord) -> int:
             f"run {run.name} is still being driven (pid {run.driver.pid}); "
             f"`grid stop run {run.name}` first"
         )
+    if not os.path.isdir(run.cwd):
+        raise UserError(f"cannot resume {run.name}: its folder {run.cwd} is gone")
     if run.driver is not None:
         # Whatever the dead driver left behind must end before its experiments start again.
         grace_s = float(run.options.get("grace_s", 10.0))
         stop_groups((), driver_marker(run.driver), min(grace_s, 30.0))
         if run.state is RunState.RUNNING:
             store.mark_lost(run.id, run.driver, time.time())
+    if not store.take_over(run.id, run.driver, this_driver(), time.time()):
+        raise UserError(f"run {run.name} is being resumed by another process")
     return len(store.requeue(run.id, RESUMABLE))

@@ -64,6 +64,7 @@ class Watchdog:
 
 
 def _watch(read_end: int, home: Path, run_id: int, driver: Driver, grace_s: float) -> None:
+    os.setsid()  # out of the driver's group: killing that group must not kill the watchdog
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(signum, signal.SIG_IGN)
     groups: set[int] = set()

@@ -222,12 +222,19 @@ def logs_command(settings: Any, name: str, lines: int | None, follow: bool) -> N
     emit = _json_line_writer(record.name) if settings.json else _raw_writer()
     position = _print_existing(path, lines, emit)
     if not follow:
+        emit(b"", True)
         return
+    from gridrun.runner import reconcile
+
     while True:
         position = _print_new(path, position, emit)
         current = store.get_experiment_by_id(record.id)
+        if current is not None and not current.state.final:
+            reconcile(store)  # a driver that died ends the follow too
+            current = store.get_experiment_by_id(record.id)
         if current is None or current.state.final:
             _print_new(path, position, emit)
+            emit(b"", True)
             return
         time.sleep(FOLLOW_POLL_S)
 
@@ -235,7 +242,7 @@ def logs_command(settings: Any, name: str, lines: int | None, follow: bool) -> N
 def _raw_writer() -> Any:
     out = sys.stdout.buffer
 
-    def write(data: bytes) -> None:
+    def write(data: bytes, end: bool = False) -> None:
         out.write(data)
         out.flush()
 
@@ -245,10 +252,13 @@ def _raw_writer() -> Any:
 def _json_line_writer(experiment: str) -> Any:
     pending = bytearray()
 
-    def write(data: bytes) -> None:
+    def write(data: bytes, end: bool = False) -> None:
         pending.extend(data)
         *complete, rest = bytes(pending).split(b"\n")
         pending[:] = rest
+        if end and rest:  # the last line, even without its newline
+            complete.append(rest)
+            pending.clear()
         for line in complete:
             text = line.decode("utf-8", errors="replace")
             click.echo(json.dumps({"experiment": experiment, "line": text}))

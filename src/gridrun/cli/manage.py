@@ -86,10 +86,11 @@ def delete_command(settings: Any, kind: str, names: tuple[str, ...]) -> None:
     store = open_reader()
     targets = _targets(store, kind, names)
     for target in targets:
-        running = target.state.value == "running"
-        if running and _driven(store, target.id if kind == "run" else target.run_id):
+        live = target.state.value in ("running", "queued")
+        if live and _driven(store, target.id if kind == "run" else target.run_id):
             raise UserError(
-                f"{kind} {target.name} is running; `grid stop {kind} {target.name}` first"
+                f"{kind} {target.name} is {target.state.value} in a run that is being driven; "
+                f"`grid stop {kind} {target.name}` first"
             )
     deleted = []
     for target in targets:

@@ -49,6 +49,11 @@ class Store(ABC):
         """Make `driver` the run's driver: the run is `running` from now on."""
 
     @abstractmethod
+    def take_over(self, run_id: int, previous: Driver | None, driver: Driver, now: float) -> bool:
+        """Make `driver` the run's driver only if `previous` still is (compare and set):
+        of two processes resuming the same run, one wins. Returns whether it did."""
+
+    @abstractmethod
     def mark_started(self, experiment_id: int, pid: int, gpus: str | None, now: float) -> None:
         """A queued experiment started (one more attempt)."""
 
@@ -106,7 +111,8 @@ class Store(ABC):
 
     @abstractmethod
     def mark_lost(self, run_id: int, driver: Driver, now: float) -> int:
-        """The run's `driver` is gone: its running experiments are lost; return how many.
+        """The run's `driver` is gone: its running experiments are lost, its queued ones
+        stopped (they will not start); return how many were lost.
 
         Does nothing if another driver has claimed the run since.
         """

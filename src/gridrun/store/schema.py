@@ -62,7 +62,7 @@ MIGRATIONS: tuple[str, ...] = (
         experiment_id   INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
         name            TEXT NOT NULL,
         step            REAL,
-        value           REAL NOT NULL,
+        value           REAL,                    -- NULL: NaN (SQLite has no NaN)
         time            REAL NOT NULL,
         source          TEXT NOT NULL            -- stdout | log | tensorboard
     );
@@ -70,7 +70,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE metric_summaries (
         experiment_id   INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
         name            TEXT NOT NULL,
-        last            REAL NOT NULL,
+        last            REAL,                    -- NULL: NaN
         last_step       REAL,
         min             REAL,
         max             REAL,

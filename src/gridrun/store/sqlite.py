@@ -164,6 +164,21 @@ class SQLiteStore(Store):
                 (RunState.RUNNING.value, driver.pid, driver.host, driver.started, now, run_id),
             )
 
+    def take_over(self, run_id: int, previous: Driver | None, driver: Driver, now: float) -> bool:
+        before = (
+            (None, None, None)
+            if previous is None
+            else (previous.pid, previous.host, previous.started)
+        )
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE runs SET state = ?, driver_pid = ?, driver_host = ?, driver_started = ?, "
+                "ended_at = NULL, stop_requested = 0 WHERE id = ? AND driver_pid IS ? AND "
+                "driver_host IS ? AND driver_started IS ?",
+                (RunState.RUNNING.value, driver.pid, driver.host, driver.started, run_id, *before),
+            )
+            return cursor.rowcount == 1
+
     def mark_started(self, experiment_id: int, pid: int, gpus: str | None, now: float) -> None:
         with self._write() as db:
             db.execute(
@@ -172,8 +187,6 @@ class SQLiteStore(Store):
                 "attempts = attempts + 1 WHERE id = ?",
                 (State.RUNNING.value, pid, gpus, now, experiment_id),
             )
-            db.execute("DELETE FROM metrics WHERE experiment_id = ?", (experiment_id,))
-            db.execute("DELETE FROM metric_summaries WHERE experiment_id = ?", (experiment_id,))
 
     def mark_finished(
         self,
@@ -185,6 +198,8 @@ class SQLiteStore(Store):
         now: float,
     ) -> None:
         with self._write() as db:
+            if state is State.QUEUED:  # to be retried: its next attempt starts afresh
+                _forget_metrics(db, [experiment_id])
             db.execute(
                 "UPDATE experiments SET state = ?, exit_code = ?, signal = ?, reason = ?, "
                 "ended_at = ? WHERE id = ?",
@@ -201,6 +216,14 @@ class SQLiteStore(Store):
     def requeue(self, run_id: int, states: Sequence[State]) -> list[ExperimentRecord]:
         marks = ", ".join("?" for _ in states)
         with self._write() as db:
+            ids = [
+                row[0]
+                for row in db.execute(
+                    f"SELECT id FROM experiments WHERE run_id = ? AND state IN ({marks})",
+                    (run_id, *(s.value for s in states)),
+                )
+            ]
+            _forget_metrics(db, ids)
             db.execute(
                 f"UPDATE experiments SET state = ?, stop_requested = 0, attempts = 0, "
                 f"exit_code = NULL, signal = NULL, reason = NULL, pid = NULL, "
@@ -317,12 +340,24 @@ class SQLiteStore(Store):
                 "WHERE run_id = ? AND state = ?",
                 (State.LOST.value, "its driver died", now, run_id, State.RUNNING.value),
             )
+            lost = cursor.rowcount
+            db.execute(
+                "UPDATE experiments SET state = ?, reason = ?, ended_at = ? "
+                "WHERE run_id = ? AND state = ?",
+                (
+                    State.STOPPED.value,
+                    "its driver died before it started",
+                    now,
+                    run_id,
+                    State.QUEUED.value,
+                ),
+            )
             if owner[3] == RunState.RUNNING.value:
                 db.execute(
                     "UPDATE runs SET state = ?, ended_at = ? WHERE id = ?",
                     (RunState.LOST.value, now, run_id),
                 )
-            return cursor.rowcount
+            return lost
 
     # -- reads -------------------------------------------------------------------------------------
     def get_run(self, name: str) -> RunRecord | None:
@@ -378,8 +413,10 @@ class SQLiteStore(Store):
             (run_id,),
         )
         summaries: dict[int, dict[str, MetricSummary]] = {}
-        for experiment_id, *fields in rows:
-            summaries.setdefault(experiment_id, {})[fields[0]] = MetricSummary(*fields)
+        for experiment_id, name, last, *fields in rows:
+            summaries.setdefault(experiment_id, {})[name] = MetricSummary(
+                name, _nan_if_null(last), *fields
+            )
         return summaries
 
     def metric_history(
@@ -396,8 +433,10 @@ class SQLiteStore(Store):
             if name is not None:
                 sql += " AND name = ?"
                 parameters = [*chunk, name]
-            for experiment_id, *fields in self._read(sql + " ORDER BY rowid", parameters):
-                history[experiment_id].append(MetricPoint(*fields))
+            for experiment_id, name_, value, step, when in self._read(
+                sql + " ORDER BY rowid", parameters
+            ):
+                history[experiment_id].append(MetricPoint(name_, _nan_if_null(value), step, when))
         return history
 
     def run_names(self, like: str) -> list[str]:
@@ -435,6 +474,17 @@ def _source(source: str) -> str:
     if source not in SOURCES:
         raise ValueError(f"unknown metric source {source!r}")
     return source
+
+
+def _forget_metrics(db: sqlite3.Connection, experiment_ids: Sequence[int]) -> None:
+    """An earlier attempt's metrics: not those of the attempt to come."""
+    rows = [(i,) for i in experiment_ids]
+    db.executemany("DELETE FROM metrics WHERE experiment_id = ?", rows)
+    db.executemany("DELETE FROM metric_summaries WHERE experiment_id = ?", rows)
+
+
+def _nan_if_null(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def _statements(script: str) -> list[str]:
