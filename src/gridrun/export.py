@@ -122,5 +122,7 @@ def write_history_csv(rows: Sequence[dict[str, Any]], stream: IO[str]) -> None:
 
 
 def write_json(rows: Sequence[dict[str, Any]], stream: IO[str]) -> None:
-    json.dump(list(rows), stream, indent=1)
+    from gridrun.cli.inspect import json_safe
+
+    json.dump(json_safe(list(rows)), stream, indent=1, allow_nan=False)
     stream.write("\n")

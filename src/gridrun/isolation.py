@@ -51,8 +51,13 @@ def project_files(cwd: Path, home: Path) -> tuple[Path, list[str]]:
                 capture_output=True,
             )
             if listed.returncode == 0:
-                names = [n for n in listed.stdout.decode().split("\0") if n]
-                return root, [n for n in names if (root / n).is_file()]
+                names = [n for n in os.fsdecode(listed.stdout).split("\0") if n]
+                inside = _relative(home.resolve(), root)
+                return root, [
+                    n
+                    for n in names
+                    if (root / n).is_file() and not (inside and n.startswith(inside + "/"))
+                ]
     files: list[str] = []
     home = home.resolve()
     for folder, directories, names in os.walk(cwd):
@@ -66,6 +71,13 @@ def project_files(cwd: Path, home: Path) -> tuple[Path, list[str]]:
             if path.is_file() and not path.is_symlink():
                 files.append(path.relative_to(cwd).as_posix())
     return cwd, files
+
+
+def _relative(path: Path, root: Path) -> str | None:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return None
 
 
 def take_snapshot(cwd: Path, run_folder: Path, home: Path) -> Snapshot:

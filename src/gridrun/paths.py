@@ -20,7 +20,8 @@ METRICS_NAME = "metrics.jsonl"
 def gridrun_home() -> Path:
     """The folder of the store and the runs, from `GRIDRUN_HOME`."""
     configured = os.environ.get("GRIDRUN_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".gridrun"
+    home = Path(configured).expanduser() if configured else Path.home() / ".gridrun"
+    return home.absolute()  # experiments may change folder: their paths must be absolute
 
 
 def database_path(home: Path | None = None) -> Path:

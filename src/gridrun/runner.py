@@ -99,16 +99,20 @@ def git_state(cwd: str) -> tuple[str | None, bool | None]:
     return head.stdout.strip(), bool(status.stdout.strip()) if status.returncode == 0 else None
 
 
-def check_command(command: tuple[str, ...], cwd: str) -> None:
-    """Fail before recording anything if the program to run cannot be found."""
+def check_command(command: tuple[str, ...], script: str, cwd: str) -> None:
+    """Fail before recording anything if the script or the program cannot be found."""
+    if not script.strip():
+        raise UserError("the script is empty: grid run [OPTIONS] SCRIPT [ARGS]...")
     program = command[0]
-    target = command[1] if len(command) > 1 and program in (sys.executable, "bash") else program
-    if os.sep in target or target.endswith((".py", ".sh")):
-        if not (Path(cwd) / target).exists():
-            raise UserError(f"script not found: {target} (in {cwd})")
-    elif shutil.which(target) is None and not Path(target).exists():
-        raise UserError(f"command not found: {target!r} (not a file here, nor on PATH)")
-    if program not in ("bash",) and os.sep in program and not os.path.exists(program):
+    if script.endswith((".py", ".sh")) or os.sep in script:
+        path = Path(cwd) / script
+        if path.is_dir():
+            raise UserError(f"{script} is a folder, not a script (in {cwd})")
+        if not path.exists():
+            raise UserError(f"script not found: {script} (in {cwd})")
+    elif shutil.which(script) is None and not Path(cwd, script).is_file():
+        raise UserError(f"command not found: {script!r} (not a file here, nor on PATH)")
+    if program != script and os.sep in program and not os.path.exists(program):
         raise UserError(f"interpreter not found: {program}")
 
 

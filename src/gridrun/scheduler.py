@@ -31,6 +31,9 @@ class Request:
     memory_gb: float | None = None
 
     def __post_init__(self) -> None:
+        for name, value in (("cpus", self.cpus), ("gpus", self.gpus), ("memory", self.memory_gb)):
+            if value is not None and not (math.isfinite(value) and (value == 0 or value >= 0.01)):
+                raise UserError(f"--{name} must be a finite number, 0.01 or more, got {value:g}")
         if self.cpus <= 0:
             raise UserError(f"--cpus must be positive, got {self.cpus:g}")
         if self.gpus < 0:
@@ -191,7 +194,8 @@ class Scheduler:
         fitting = [(room, gpu) for gpu, room in self.gpu_free.items() if room + EPSILON >= wanted]
         if not fitting:
             return None
-        _, gpu = min(fitting, key=lambda pair: (pair[0], self.inventory.gpu_ids.index(pair[1])))
+        # The GPU with the most room: experiments spread over the GPUs before they share one.
+        _, gpu = min(fitting, key=lambda pair: (-pair[0], self.inventory.gpu_ids.index(pair[1])))
         return ((gpu, wanted),)
 
 

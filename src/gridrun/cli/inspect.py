@@ -32,8 +32,19 @@ def console() -> Any:
     return make_console(sys.stdout)
 
 
+def json_safe(data: Any) -> Any:
+    """`data` with NaN and infinities as null: strict JSON, which any parser reads."""
+    if isinstance(data, float):
+        return data if data == data and data not in (float("inf"), float("-inf")) else None
+    if isinstance(data, dict):
+        return {key: json_safe(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [json_safe(value) for value in data]
+    return data
+
+
 def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=None))
+    click.echo(json.dumps(json_safe(data), indent=None, allow_nan=False))
 
 
 def objective_options(function: Any) -> Any:
@@ -189,7 +200,7 @@ def show_run(
 
 
 @click.command("history")
-@option("limit", type=int, default=None, help="Only the N newest runs.")
+@option("limit", type=click.IntRange(min=1), default=None, help="Only the N newest runs.")
 @click.pass_obj
 def history_command(settings: Any, limit: int | None) -> None:
     """Every run, newest first."""

@@ -21,8 +21,14 @@ def _pick(kind: str, text: str, candidates: list[str]) -> str:
     raise UserError(f"{text!r} could be the {kind} {shown}{more}; give more of its name")
 
 
+def _check_name(kind: str, text: str) -> None:
+    if not text.strip():
+        raise UserError(f"an empty {kind} name matches nothing; give a {kind}'s name")
+
+
 def resolve_run(store: Store, text: str) -> RunRecord:
     """The run named `text`, or the only one whose name starts with it."""
+    _check_name("run", text)
     run = store.get_run(text)
     if run is None:
         run = store.get_run(_pick("run", text, store.run_names(text)))
@@ -33,6 +39,7 @@ def resolve_run(store: Store, text: str) -> RunRecord:
 def resolve_experiment(store: Store, text: str) -> ExperimentRecord:
     """The experiment named `text`, else the only one whose name starts with it, else the
     only one whose name ends with `-text`."""
+    _check_name("experiment", text)
     record = store.get_experiment(text)
     if record is not None:
         return record
@@ -46,6 +53,7 @@ def resolve_experiment(store: Store, text: str) -> ExperimentRecord:
 
 def find_run(store: Store, text: str) -> RunRecord | None:
     """Like `resolve_run`, but None when nothing matches (an ambiguity is still an error)."""
+    _check_name("run", text)
     if store.get_run(text) is not None or store.run_names(text):
         return resolve_run(store, text)
     return None

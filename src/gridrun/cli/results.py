@@ -107,6 +107,7 @@ def export_command(
     """Write one row per experiment of RUN: name, state, exit code, duration, params, final
     and best metrics."""
     from gridrun.cli.resolve import resolve_run
+    from gridrun.errors import UserError
     from gridrun.export import experiment_rows, write_csv, write_history_csv, write_json
 
     store = open_reader()
@@ -115,7 +116,12 @@ def export_command(
     with contextlib.ExitStack() as stack:
         stream = sys.stdout
         if output_file:
-            stream = stack.enter_context(open(output_file, "w", newline="", encoding="utf-8"))
+            try:
+                stream = stack.enter_context(open(output_file, "w", newline="", encoding="utf-8"))
+            except OSError as error:
+                raise UserError(
+                    f"cannot write --output_file {output_file}: {error.strerror}"
+                ) from None
         if output_format == "json":
             write_json(rows, stream)
         elif metrics_history:

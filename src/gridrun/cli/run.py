@@ -208,7 +208,7 @@ def launch(
     from gridrun.store import open_store
 
     cwd = os.getcwd()
-    check_command(plan.prefix, cwd)
+    check_command(plan.prefix, request.script, cwd)
     build_scheduler(options)  # fails now, before anything is recorded, if resources cannot fit
     home = gridrun_home()
     store = open_store(home)
@@ -300,22 +300,34 @@ def report_best(store: Any, run: Any) -> None:
 @click.pass_obj
 def resume_command(settings: Any, run_name: str, detach: bool) -> None:
     """Run again every experiment of RUN that did not succeed (same names, same values)."""
+    import json
+    import time
+
     from gridrun.cli.resolve import resolve_run
     from gridrun.paths import gridrun_home
     from gridrun.runner import detach_driver, prepare_resume
-    from gridrun.store import open_store
+    from gridrun.store import RunState, open_store
 
     home = gridrun_home()
     store = open_store(home)
     run = resolve_run(store, run_name)
     count = prepare_resume(store, run)
     if count == 0:
-        click.echo(f"run {run.name}: every experiment succeeded; nothing to resume")
+        store.finish_run(run.id, RunState.SUCCEEDED, time.time())
+        if settings.json:
+            click.echo(json.dumps({"run": run.name, "resumed": 0}))
+        else:
+            click.echo(f"run {run.name}: every experiment succeeded; nothing to resume")
         return
     run = store.get_run_by_id(run.id)
     if detach:
         pid = detach_driver(store, run, home)
-        click.echo(f"resuming {count} experiment(s) of {run.name} in the background (pid {pid})")
+        if settings.json:
+            click.echo(json.dumps({"run": run.name, "resumed": count, "driver_pid": pid}))
+        else:
+            click.echo(
+                f"resuming {count} experiment(s) of {run.name} in the background (pid {pid})"
+            )
         return
     if not settings.json:
         click.echo(f"resuming {count} experiment(s) of {run.name}")

@@ -25,6 +25,8 @@ class RandomSearch(Strategy):
             )
         if trials < 1:
             raise UserError(f"--num_trials must be at least 1, got {trials}")
+        if trials > 10_000_000:
+            raise UserError(f"--num_trials {trials} is more than the 10,000,000 a run may hold")
         if trials >= grid_size:
             notices: tuple[str, ...] = ()
             if trials > grid_size:
