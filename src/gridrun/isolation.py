@@ -23,6 +23,7 @@ from gridrun.artifacts import MANIFEST_NAME, WORKDIR_NAME
 from gridrun.errors import UserError
 
 SNAPSHOT_NAME = "snapshot"
+LINKS_NAME = "links.json"
 LINK_FROM_BYTES = 1 << 20
 """Files of this size or more are hard-linked into each experiment's folder, not copied."""
 SKIPPED_FOLDERS = {".git", "__pycache__", "grid_artifacts", ".gridrun"}
@@ -56,19 +57,21 @@ def project_files(cwd: Path, home: Path) -> tuple[Path, list[str]]:
                 return root, [
                     n
                     for n in names
-                    if (root / n).is_file() and not (inside and n.startswith(inside + "/"))
+                    if ((root / n).is_file() or (root / n).is_symlink())
+                    and not (inside and n.startswith(inside + "/"))
                 ]
     files: list[str] = []
     home = home.resolve()
     for folder, directories, names in os.walk(cwd):
+        links = [d for d in directories if (Path(folder) / d).is_symlink()]
         directories[:] = sorted(
             d
             for d in directories
-            if d not in SKIPPED_FOLDERS and (Path(folder) / d).resolve() != home
+            if d not in SKIPPED_FOLDERS and d not in links and (Path(folder) / d).resolve() != home
         )
-        for name in sorted(names):
+        for name in sorted([*names, *links]):
             path = Path(folder) / name
-            if path.is_file() and not path.is_symlink():
+            if path.is_file() or path.is_symlink():
                 files.append(path.relative_to(cwd).as_posix())
     return cwd, files
 
@@ -85,15 +88,21 @@ def take_snapshot(cwd: Path, run_folder: Path, home: Path) -> Snapshot:
     root, files = project_files(cwd.resolve(), home)
     target = run_folder / SNAPSHOT_NAME
     manifest: dict[str, list[float]] = {}
+    links: dict[str, str] = {}
     for name in files:
         source = root / name
         copy = target / name
         copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():  # kept a link, to where it pointed (data folders, mostly)
+            links[name] = os.path.realpath(source)
+            os.symlink(links[name], copy)
+            continue
         shutil.copy2(source, copy)
         stat = copy.stat()
         manifest[name] = [stat.st_size, stat.st_mtime]
     target.mkdir(parents=True, exist_ok=True)
     (target / MANIFEST_NAME).write_text(json.dumps(manifest))
+    (target / LINKS_NAME).write_text(json.dumps(links))
     try:
         subdir = cwd.resolve().relative_to(root).as_posix()
     except ValueError:
@@ -120,6 +129,10 @@ def experiment_workdir(run_folder: Path, experiment_folder: Path, subdir: str) -
                 except OSError:
                     pass
             shutil.copy2(source, copy)
+        for name, pointed in json.loads((snapshot / LINKS_NAME).read_text()).items():
+            link = building / name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(pointed, link)
         building.mkdir(parents=True, exist_ok=True)
         building.rename(workdir)
     folder = workdir / subdir if subdir else workdir

@@ -24,7 +24,6 @@ from gridrun.processes import (
     DRIVER_VARIABLE,
     driver_alive,
     driver_marker,
-    process_start_time,
     stop_groups,
     this_driver,
 )
@@ -33,7 +32,7 @@ from gridrun.scheduler import Inventory, Request, Scheduler
 from gridrun.spec.syntax import to_syntax
 from gridrun.store import open_store
 from gridrun.store.base import Store
-from gridrun.store.records import Driver, NewExperiment, NewRun, RunRecord, RunState, State
+from gridrun.store.records import NewExperiment, NewRun, RunRecord, RunState, State
 from gridrun.sweep import Plan, SweepRequest
 from gridrun.watchdog import Watchdog
 
@@ -221,7 +220,10 @@ def drive_run(
 
 
 def detach_driver(store: Store, run: RunRecord, home: Path) -> int:
-    """Start a driver for `run` in the background, in its own session; return its pid."""
+    """Start a driver for `run` in the background, in its own session; return its pid.
+
+    The caller holds the run (as its driver) until the new process claims it, so that the
+    run is never without a driver that readers can check."""
     folder = run_dir(run.name, home)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "driver.log", "ab") as log:
@@ -233,13 +235,6 @@ def detach_driver(store: Store, run: RunRecord, home: Path) -> int:
             cwd=run.cwd,
             start_new_session=True,
         )
-    started = ""
-    for _ in range(100):  # /proc/<pid> appears as soon as the process exists
-        started = process_start_time(process.pid)
-        if started:
-            break
-        time.sleep(0.001)
-    store.claim_run(run.id, Driver(process.pid, this_driver().host, started), time.time())
     return process.pid
 
 

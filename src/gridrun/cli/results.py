@@ -107,9 +107,12 @@ def export_command(
     """Write one row per experiment of RUN: name, state, exit code, duration, params, final
     and best metrics."""
     from gridrun.cli.resolve import resolve_run
+    from gridrun.cli.run import given_on_command_line
     from gridrun.errors import UserError
     from gridrun.export import experiment_rows, write_csv, write_history_csv, write_json
 
+    if settings.json and "output_format" not in given_on_command_line():
+        output_format = "json"  # `grid --output json export RUN` writes JSON
     store = open_reader()
     run = resolve_run(store, run_name)
     rows = experiment_rows(run, store.experiments(run.id), store, history=metrics_history)

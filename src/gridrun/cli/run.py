@@ -201,9 +201,11 @@ def launch(
 ) -> None:
     """Record the planned run and run it (here, or detached). A generated name that is taken
     is drawn again; a name the user gave must be free."""
+    import time
     from dataclasses import replace
 
     from gridrun.paths import gridrun_home
+    from gridrun.processes import this_driver
     from gridrun.runner import build_scheduler, check_command, choose_name, record_run
     from gridrun.store import open_store
 
@@ -226,6 +228,7 @@ def launch(
         snapshot = take_snapshot(Path(cwd), run_dir(plan.run, home), home)
         options = replace(options, isolate_subdir=snapshot.subdir)
     run = record_run(store, plan, request, options, invocation, cwd, home)
+    store.claim_run(run.id, this_driver(), time.time())  # held until a driver claims it
     if detach:
         from gridrun.runner import detach_driver
 
