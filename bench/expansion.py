@@ -21,23 +21,20 @@ Standard library only, besides gridrun. Every interpreter started is `sys.execut
 
 from __future__ import annotations
 
-import argparse
 import cProfile
-import datetime
 import io
 import itertools
 import json
-import os
-import platform
 import pstats
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+import _common as common
+from _common import Result, ScratchRunner, check
 
 import gridrun
 from gridrun.cli.render import write_dry_run_json
@@ -48,39 +45,6 @@ GRID_ARGS = ("--a", "range(100)", "--b", "range(100)", "--c", "[1, 2, 3, 4, 5, 6
 GRID_SIZE = 100 * 100 * 10
 RANDOM_ARGS = tuple(item for flag in "abcdef" for item in (f"--{flag}", "range(1000)"))
 RANDOM_TRIALS = 1000
-
-
-class BenchError(RuntimeError):
-    """An output that does not say what it should: the numbers would mean nothing."""
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise BenchError(message)
-
-
-@dataclass
-class Result:
-    case: str
-    what: str
-    times_s: list[float]
-    note: str = ""
-
-    @property
-    def median_s(self) -> float:
-        return statistics.median(self.times_s)
-
-    @property
-    def min_s(self) -> float:
-        return min(self.times_s)
-
-
-def grid_command() -> list[str]:
-    """The `grid` console script beside this interpreter, or `python -m gridrun`."""
-    script = Path(sys.executable).with_name("grid")
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", "gridrun"]
 
 
 def measure(
@@ -97,38 +61,21 @@ def measure(
     return times
 
 
-DROPPED_ENV = ("PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")
-"""Inherited settings that would skew the numbers (this project's dev shells set both):
-unbuffered stdout makes one write syscall per `write()`, and no bytecode cache makes every
-start compile gridrun from source. Case a is also run with PYTHONUNBUFFERED=1, as many
-containers and CI jobs set it."""
-
-
-class Runner:
-    """Runs commands in a scratch folder: GRIDRUN_HOME and the bytecode cache live there."""
+class Runner(ScratchRunner):
+    """Runs commands in a scratch folder: GRIDRUN_HOME and the bytecode cache live there.
+    Case a is also run with PYTHONUNBUFFERED=1 (otherwise dropped, see DROPPED_ENV), as many
+    containers and CI jobs set it."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-        self.env["GRIDRUN_HOME"] = str(folder / "home")
-        self.env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")  # never the source tree
-        self.out = folder / "stdout"
+        home = str(folder / "home")
+        super().__init__(folder, common.subprocess_env(folder / "pycache", GRIDRUN_HOME=home))
 
     def to_file(self, command: list[str], **extra_env: str) -> Callable[[], Path]:
         """Work that runs `command` with its stdout in a file and returns the file."""
         env = {**self.env, **extra_env}
 
         def work() -> Path:
-            with self.out.open("w") as stdout:
-                done = subprocess.run(
-                    command,
-                    stdout=stdout,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    cwd=self.folder,
-                    env=env,
-                )
-            check(done.returncode == 0, f"{command[:4]}... exited {done.returncode}: {done.stderr}")
+            self.execute(command, env)
             return self.out
 
         return work
@@ -197,99 +144,90 @@ def verify_json_length(length: object) -> None:
     check(isinstance(length, int) and length > GRID_SIZE * 100, f"JSON of {length} chars")
 
 
+Notes = Callable[[list[float]], str]
+"""A case's note in the table, from its times."""
+
+
 def run_cases(repeat: int, folder: Path) -> list[Result]:
     runner = Runner(folder)
-    grid = grid_command()
+    grid = common.grid_command()
     json_run = [*grid, "--output", "json", "run", "--dry_run"]
-    per_exp = "{:.1f} µs per experiment"
-    results: list[Result] = []
-
-    def add(case: str, what: str, times: list[float], note: str = "") -> None:
-        results.append(Result(case, what, times, note))
-        print(f"  {case}: median {statistics.median(times):.3f} s", file=sys.stderr)
-
-    times = measure(repeat, runner.to_file([*json_run, SCRIPT, *GRID_ARGS]), verify_grid_json)
-    size_mb = runner.out.stat().st_size / 1e6
-    add(
-        "a",
-        "CLI JSON dry run, 100,000-experiment grid (subprocess)",
-        times,
-        f"{per_exp.format(statistics.median(times) / GRID_SIZE * 1e6)}; {size_mb:.1f} MB JSON",
-    )
-    unbuffered = runner.to_file([*json_run, SCRIPT, *GRID_ARGS], PYTHONUNBUFFERED="1")
-    times = measure(repeat, unbuffered, verify_grid_json)
-    add(
-        "a unbuf",
-        "case a with PYTHONUNBUFFERED=1 (subprocess)",
-        times,
-        per_exp.format(statistics.median(times) / GRID_SIZE * 1e6),
-    )
-    times = measure(repeat, in_process_iterate, verify_count)
-    add(
-        "b",
-        "in-process `plan_sweep` + iterate all 100,000 experiments",
-        times,
-        per_exp.format(statistics.median(times) / GRID_SIZE * 1e6),
-    )
-    times = measure(repeat, in_process_json, verify_json_length)
-    add(
-        "b+json",
-        "in-process `plan_sweep` + `write_dry_run_json` to a StringIO",
-        times,
-        per_exp.format(statistics.median(times) / GRID_SIZE * 1e6),
-    )
     random_run = [*json_run, "--strategy", "random_search", "--num_trials", str(RANDOM_TRIALS)]
-    random_work = runner.to_file([*random_run, "--seed", "1", SCRIPT, *RANDOM_ARGS])
-    times = measure(repeat, random_work, verify_random_json)
-    add("c", "CLI JSON random_search, 1,000 of 10^18 (subprocess)", times)
-    times = measure(
-        repeat, runner.to_file([*grid, "run", "--dry_run", SCRIPT, *GRID_ARGS]), verify_table
-    )
-    add("d", "CLI table dry run, 100,000-experiment grid (subprocess)", times, "50 rows shown")
-    times = measure(repeat, runner.to_file([*grid, "--help"]), verify_help)
-    add("e", "`grid --help` (subprocess)", times)
-    times = measure(repeat, runner.to_file([sys.executable, "-c", "pass"]), verify_nothing)
-    add("e floor", "`python -c pass`, same interpreter (subprocess)", times, "the floor")
+
+    def per_experiment(times: list[float]) -> str:
+        return f"{statistics.median(times) / GRID_SIZE * 1e6:.1f} µs per experiment"
+
+    def with_size(times: list[float]) -> str:
+        return f"{per_experiment(times)}; {runner.out.stat().st_size / 1e6:.1f} MB JSON"
+
+    def note(text: str) -> Notes:
+        return lambda _: text
+
+    # case, what, work, verify, and its note from its times
+    cases: list[tuple[str, str, Callable[[], object], Callable[[object], None], Notes]] = [
+        (
+            "a",
+            "CLI JSON dry run, 100,000-experiment grid (subprocess)",
+            runner.to_file([*json_run, SCRIPT, *GRID_ARGS]),
+            verify_grid_json,
+            with_size,
+        ),
+        (
+            "a unbuf",
+            "case a with PYTHONUNBUFFERED=1 (subprocess)",
+            runner.to_file([*json_run, SCRIPT, *GRID_ARGS], PYTHONUNBUFFERED="1"),
+            verify_grid_json,
+            per_experiment,
+        ),
+        (
+            "b",
+            "in-process `plan_sweep` + iterate all 100,000 experiments",
+            in_process_iterate,
+            verify_count,
+            per_experiment,
+        ),
+        (
+            "b+json",
+            "in-process `plan_sweep` + `write_dry_run_json` to a StringIO",
+            in_process_json,
+            verify_json_length,
+            per_experiment,
+        ),
+        (
+            "c",
+            "CLI JSON random_search, 1,000 of 10^18 (subprocess)",
+            runner.to_file([*random_run, "--seed", "1", SCRIPT, *RANDOM_ARGS]),
+            verify_random_json,
+            note(""),
+        ),
+        (
+            "d",
+            "CLI table dry run, 100,000-experiment grid (subprocess)",
+            runner.to_file([*grid, "run", "--dry_run", SCRIPT, *GRID_ARGS]),
+            verify_table,
+            note("50 rows shown"),
+        ),
+        (
+            "e",
+            "`grid --help` (subprocess)",
+            runner.to_file([*grid, "--help"]),
+            verify_help,
+            note(""),
+        ),
+        (
+            "e floor",
+            "`python -c pass`, same interpreter (subprocess)",
+            runner.to_file([sys.executable, "-c", "pass"]),
+            verify_nothing,
+            note("the floor"),
+        ),
+    ]
+    results: list[Result] = []
+    for case, what, work, verify, notes in cases:
+        times = measure(repeat, work, verify)
+        results.append(Result(case, what, times, notes(times)))
+        print(f"  {case}: median {statistics.median(times):.3f} s", file=sys.stderr)
     return results
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_lines() -> list[str]:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [
-        f"- CPU: {cpu_model()}, {usable} usable cores (os.cpu_count() = {os.cpu_count()})",
-        f"- OS: {platform.platform()}",
-        f"- Python: {platform.python_implementation()} {platform.python_version()}"
-        f" ({sys.executable})",
-        f"- gridrun: {gridrun.__version__}; CLI run as `{' '.join(grid_command())}`",
-        f"- subprocesses: {', '.join(DROPPED_ENV)} unset; bytecode cached in a temp folder",
-        f"- date: {datetime.date.today().isoformat()}",
-    ]
-
-
-def table(results: list[Result], repeat: int) -> list[str]:
-    lines = [
-        f"| case | what | median | min | notes ({repeat} timed runs each) |",
-        "| --- | --- | ---: | ---: | --- |",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.case} | {r.what} | {seconds(r.median_s)} | {seconds(r.min_s)} | {r.note} |"
-        )
-    return lines
-
-
-def seconds(value: float) -> str:
-    return f"{value:.3f} s" if value >= 1 else f"{value * 1000:.1f} ms"
 
 
 def profile() -> None:
@@ -301,19 +239,16 @@ def profile() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (default 5)")
+    parser = common.argument_parser(__doc__, 5, "runs per case")
     parser.add_argument("--profile", action="store_true", help="also cProfile case b+json")
-    options = parser.parse_args(argv)
-    if options.repeat < 1:
-        parser.error("--repeat must be at least 1")
+    options = common.parse_options(parser, argv)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gridrun-bench-") as folder:
         results = run_cases(options.repeat, Path(folder))
     print("## Expansion\n")
-    print("\n".join(machine_lines()))
+    print("\n".join(common.machine_lines(gridrun.__version__, common.subprocesses_line())))
     print()
-    print("\n".join(table(results, options.repeat)))
+    print("\n".join(common.table(results, options.repeat)))
     print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
     if options.profile:
         profile()

@@ -44,13 +44,9 @@ Standard library only, besides gridrun. Every interpreter started is `sys.execut
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import io
 import json
 import math
-import os
-import platform
 import pstats
 import shutil
 import sqlite3
@@ -60,9 +56,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+import _common as common
+from _common import Result, ScratchRunner, check
 
 import gridrun
 
@@ -105,46 +104,6 @@ def expected_line(i: int) -> str:
     return f"step={i} loss={values['loss']:.6f} acc={values['acc']:.4f}"
 
 
-class BenchError(RuntimeError):
-    """An output that does not say what it should: the numbers would mean nothing."""
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise BenchError(message)
-
-
-@dataclass
-class Result:
-    case: str
-    what: str
-    times_s: list[float] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def median_s(self) -> float:
-        return statistics.median(self.times_s)
-
-    @property
-    def min_s(self) -> float:
-        return min(self.times_s)
-
-
-def grid_command() -> list[str]:
-    """The `grid` console script beside this interpreter, or `python -m gridrun`."""
-    script = Path(sys.executable).with_name("grid")
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", "gridrun"]
-
-
-DROPPED_ENV = ("PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")
-"""Inherited settings that would skew the numbers (this project's dev shells set both):
-unbuffered stdout makes one write syscall per `print`, and no bytecode cache makes every start
-compile gridrun from source. The direct run is timed both ways; `grid run` is started without
-PYTHONUNBUFFERED, so that it sets PYTHONUNBUFFERED=1 for the experiment itself."""
-
-
 @dataclass
 class DirectSample:
     wall_s: float
@@ -162,42 +121,23 @@ class GridSample:
     backlog: int
 
 
-class Runner:
-    """Runs commands in a scratch folder: the bytecode cache and GRIDRUN_HOMEs live there."""
+class Runner(ScratchRunner):
+    """Runs commands in a scratch folder: the bytecode cache and GRIDRUN_HOMEs live there.
+    The direct run is timed both with and without PYTHONUNBUFFERED (see DROPPED_ENV); `grid
+    run` is started without it, so that it sets PYTHONUNBUFFERED=1 for the experiment itself."""
 
     def __init__(self, folder: Path, lines: int, pycache: Path | None = None) -> None:
-        self.folder = folder
-        self.lines = lines
-        self.env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-        # never the source tree
-        self.env["PYTHONPYCACHEPREFIX"] = str(pycache or folder / "pycache")
         self.times = folder / "times.json"
-        self.env["EMIT_TIMES"] = str(self.times)
-        self.out = folder / "stdout"
-        self.homes = 0
+        env = common.subprocess_env(pycache or folder / "pycache", EMIT_TIMES=str(self.times))
+        super().__init__(folder, env)
+        self.lines = lines
         (folder / SCRIPT).write_text(EMIT_SOURCE.format(lines=lines))
-
-    def fresh_home(self) -> Path:
-        self.homes += 1
-        return self.folder / f"home{self.homes}"
 
     def run(self, command: list[str], **extra_env: str) -> tuple[float, float]:
         """Run `command` (stdout to a file), check its exit code; return (seconds, exit time)."""
         self.times.unlink(missing_ok=True)
-        with self.out.open("w") as stdout:
-            start = time.perf_counter()
-            done = subprocess.run(
-                command,
-                stdout=stdout,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=self.folder,
-                env={**self.env, **extra_env},
-            )
-            elapsed = time.perf_counter() - start
-            exited = time.time()
-        check(done.returncode == 0, f"{command[:4]}... exited {done.returncode}: {done.stderr}")
-        return elapsed, exited
+        timing = self.execute(command, {**self.env, **extra_env})
+        return timing.wall_s, timing.exited
 
     def emit_times(self) -> tuple[float, float]:
         times = json.loads(self.times.read_text())
@@ -222,7 +162,7 @@ class Runner:
 
     def grid(self, name: str) -> GridSample:
         home = self.fresh_home()
-        grid = grid_command()
+        grid = common.grid_command()
         elapsed, exited = self.run([*grid, "run", "--name", name, SCRIPT], GRIDRUN_HOME=str(home))
         check(f"run {name} succeeded" in self.out.read_text(), "no summary in grid's output")
         emit_start, emit_end = self.emit_times()
@@ -330,62 +270,42 @@ def run_cases(repeat: int, lines: int, folder: Path) -> tuple[list[Result], list
         return f"{value / floor:.2f}× {what}"
 
     per_line = "{:.2f} µs per line"
-    results = [
-        Result(
-            "direct buf",
-            "`PY emit.py > file`, PYTHONUNBUFFERED unset",
-            [s.wall_s for s in buffered],
-        ),
-        Result(
+    own_time = "the script's own time from first line to last"
+    cases: list[tuple[str, str, list[DirectSample] | list[GridSample], str]] = [
+        ("direct buf", "`PY emit.py > file`, PYTHONUNBUFFERED unset", buffered, "wall_s"),
+        (
             "direct unbuf",
             "`PY emit.py > file`, PYTHONUNBUFFERED=1 (the baseline)",
-            [s.wall_s for s in unbuffered],
-            "the baseline",
+            unbuffered,
+            "wall_s",
         ),
-        Result(
-            "direct loop",
-            "direct unbuf, the script's own time from first line to last",
-            [s.loop_s for s in unbuffered],
-        ),
-        Result(
+        ("direct loop", f"direct unbuf, {own_time}", unbuffered, "loop_s"),
+        (
             "direct busy",
             "direct unbuf while another process spins on a CPU (control)",
-            [s.wall_s for s in busy],
+            busy,
+            "wall_s",
         ),
-        Result(
-            "busy loop",
-            "direct busy, the script's own time from first line to last",
-            [s.loop_s for s in busy],
-        ),
-        Result(
-            "grid exp",
-            "`grid run`: the experiment's `duration_s` in the store",
-            [s.duration_s for s in grid],
-        ),
-        Result(
+        ("busy loop", f"direct busy, {own_time}", busy, "loop_s"),
+        ("grid exp", "`grid run`: the experiment's `duration_s` in the store", grid, "duration_s"),
+        (
             "grid to end",
             "`grid run`: the store's `started_at` to the script's last line",
-            [s.to_script_end_s for s in grid],
+            grid,
+            "to_script_end_s",
         ),
-        Result(
-            "grid loop",
-            "`grid run`: the script's own time from first line to last",
-            [s.loop_s for s in grid],
-        ),
-        Result("grid wall", "the whole `grid run` command", [s.wall_s for s in grid]),
-        Result(
-            "drain",
-            "script's last line → the store's `ended_at` (final ingestion)",
-            [s.drain_s for s in grid],
-        ),
-        Result(
-            "lag",
-            "script's last line → the driver's exit",
-            [s.lag_s for s in grid],
-        ),
+        ("grid loop", f"`grid run`: {own_time}", grid, "loop_s"),
+        ("grid wall", "the whole `grid run` command", grid, "wall_s"),
+        ("drain", "script's last line → the store's `ended_at` (final ingestion)", grid, "drain_s"),
+        ("lag", "script's last line → the driver's exit", grid, "lag_s"),
+    ]
+    results = [
+        Result(case, what, [getattr(sample, attribute) for sample in samples])
+        for case, what, samples, attribute in cases
     ]
     by_case = {r.case: r for r in results}
     by_case["direct buf"].note = over(by_case["direct buf"].median_s)
+    by_case["direct unbuf"].note = "the baseline"
     for case in ("direct buf", "direct unbuf"):
         r = by_case[case]
         r.note += ("; " if r.note else "") + per_line.format(r.median_s / lines * 1e6)
@@ -399,8 +319,7 @@ def run_cases(repeat: int, lines: int, folder: Path) -> tuple[list[Result], list
         f"lines not yet recorded at the script's end: median {statistics.median(backlogs):,.0f}"
         f" of {lines:,} (min {backlogs[0]:,}, max {backlogs[-1]:,})"
     )
-    for r in results:
-        print(f"  {r.case}: median {seconds(r.median_s)}", file=sys.stderr)
+    common.print_medians(results)
     return results, grid
 
 
@@ -415,7 +334,7 @@ def verdict(results: list[Result], lines: int) -> list[str]:
         f"(goal ≤ {GOAL_RATIO:.2f}: {'met' if ratio <= GOAL_RATIO else 'MISSED'}); "
         f"/ direct buf = {experiment / buffered:.2f}; "
         f"whole `grid run` / direct unbuf = {by_case['grid wall'].median_s / unbuffered:.2f}",
-        f"- ingestion lag (script's end → driver's exit): {seconds(lag)} "
+        f"- ingestion lag (script's end → driver's exit): {common.seconds(lag)} "
         f"({'under' if lag <= GOAL_LAG_S else 'OVER'} {GOAL_LAG_S:.0f} s)",
         f"- dropped: none ({lines:,} rows per metric and {lines:,} counted in every run, "
         f"steps 0 to {lines - 1:,} each once)",
@@ -532,7 +451,10 @@ def profile_steps(folder: Path, lines: int) -> None:
         store_s, _ = timed(lambda: store.add_metrics(experiment_id, points, "stdout"))
         match_s, _ = timed(lambda: [METRIC_LINE.fullmatch(line) for line in read])
         pairs_s, _ = timed(lambda: [PAIRS.findall(line) for line in read])
-        rows = [(experiment_id, p.name, p.step, p.value, p.time, "stdout") for p in points]
+        rows = [
+            (experiment_id, name, step, value, when, "stdout")
+            for name, step, value, when in points  # gridrun.metrics.Row
+        ]
         db = store.connection
 
         def insert_rows() -> None:
@@ -553,7 +475,7 @@ def profile_steps(folder: Path, lines: int) -> None:
     print("| step | time | per line | share |\n| --- | ---: | ---: | ---: |")
     for step, value, share in (
         ("`Tail.read_lines` (read, split, decode)", read_s, True),
-        ("`points_from_output` (parse, MetricPoint)", parse_s, True),
+        ("`points_from_output` (parse)", parse_s, True),
         ("… of which `METRIC_LINE.fullmatch` alone", match_s, False),
         ("… of which `PAIRS.findall` alone", pairs_s, False),
         ("`SQLiteStore.add_metrics` (summaries, executemany, commit)", store_s, True),
@@ -561,7 +483,7 @@ def profile_steps(folder: Path, lines: int) -> None:
         ("total", total, True),
     ):
         print(
-            f"| {step} | {seconds(value)} | {value / lines * 1e6:.2f} µs | "
+            f"| {step} | {common.seconds(value)} | {value / lines * 1e6:.2f} µs | "
             f"{f'{value / total:.0%}' if share else ''} |"
         )
     rate = lines / total
@@ -574,29 +496,13 @@ def profile_steps(folder: Path, lines: int) -> None:
 # -- reporting ---------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_lines(folder: str) -> list[str]:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [
-        f"- CPU: {cpu_model()}, {usable} usable cores (os.cpu_count() = {os.cpu_count()})",
-        f"- OS: {platform.platform()}",
-        f"- Python: {platform.python_implementation()} {platform.python_version()}"
-        f" ({sys.executable}); SQLite {sqlite3.sqlite_version}",
-        f"- gridrun: {gridrun.__version__}; CLI run as `{' '.join(grid_command())}`",
-        f"- subprocesses: {', '.join(DROPPED_ENV)} unset (the direct run also timed with "
-        "PYTHONUNBUFFERED=1); bytecode cached in a temp folder",
+def machine(folder: str) -> list[str]:
+    return common.machine_lines(
+        gridrun.__version__,
+        common.subprocesses_line(" (the direct run also timed with PYTHONUNBUFFERED=1)"),
         f"- files: temporary folder on {filesystem(folder)}",
-        f"- date: {datetime.date.today().isoformat()}",
-    ]
+        python_note=f"; SQLite {sqlite3.sqlite_version}",
+    )
 
 
 def filesystem(folder: str) -> str:
@@ -612,48 +518,22 @@ def filesystem(folder: str) -> str:
     return f"{kind} ({best or '?'})"
 
 
-def load_now() -> str:
-    try:
-        return f"load {Path('/proc/loadavg').read_text().split()[0]}"
-    except OSError:
-        return "load unknown"
-
-
-def seconds(value: float) -> str:
-    return f"{value:.3f} s" if value >= 1 else f"{value * 1000:.1f} ms"
-
-
-def table(results: list[Result], repeat: int) -> list[str]:
-    lines = [
-        f"| case | what | median | min | notes ({repeat} timed runs each) |",
-        "| --- | --- | ---: | ---: | --- |",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.case} | {r.what} | {seconds(r.median_s)} | {seconds(r.min_s)} | {r.note} |"
-        )
-    return lines
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=5, help="timed rounds (default 5)")
+    parser = common.argument_parser(__doc__, 5)
     parser.add_argument("--lines", type=int, default=200_000, help="lines (default 200,000)")
     parser.add_argument("--profile", action="store_true", help="also profile the ingestion")
-    options = parser.parse_args(argv)
-    if options.repeat < 1:
-        parser.error("--repeat must be at least 1")
+    options = common.parse_options(parser, argv)
     if options.lines < 2:
         parser.error("--lines must be at least 2")
     started = time.perf_counter()
-    load_before = load_now()
+    load_before = common.load_now()
     with tempfile.TemporaryDirectory(prefix="gridrun-bench-") as folder:
         results, _ = run_cases(options.repeat, options.lines, Path(folder))
         print(f"## Metric ingestion ({options.lines:,} lines)\n")
-        print("\n".join(machine_lines(folder)))
-        print(f"- machine load: {load_before} before; {load_now()} after")
+        print("\n".join(machine(folder)))
+        print(f"- machine load: {load_before} before; {common.load_now()} after")
         print()
-        print("\n".join(table(results, options.repeat)))
+        print("\n".join(common.table(results, options.repeat)))
         print()
         print("\n".join(verdict(results, options.lines)))
         print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")

@@ -39,21 +39,18 @@ Standard library only, besides gridrun (and the xargs and GNU parallel programs)
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import json
 import os
-import platform
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import _common as common
+from _common import Result, ScratchRunner, Timing, check
 
 import gridrun
 from gridrun.paths import LOG_NAME, experiment_dir
@@ -70,100 +67,20 @@ TRIVIAL_SOURCE = "import sys\n"
 GOAL_RATIO = 1.1
 
 
-class BenchError(RuntimeError):
-    """An output that does not say what it should: the numbers would mean nothing."""
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise BenchError(message)
-
-
-@dataclass(frozen=True)
-class Timing:
-    wall_s: float
-    cpu_s: float
-
-
-@dataclass
-class Result:
-    case: str
-    what: str
-    times_s: list[float] = field(default_factory=list)
-    cpu_s: list[float] = field(default_factory=list)
-    """CPU time (user + system) of the command and every process it waited for."""
-    note: str = ""
-
-    def add(self, timing: Timing) -> None:
-        self.times_s.append(timing.wall_s)
-        self.cpu_s.append(timing.cpu_s)
-
-    @property
-    def median_s(self) -> float:
-        return statistics.median(self.times_s)
-
-    @property
-    def min_s(self) -> float:
-        return min(self.times_s)
-
-    @property
-    def cpu_median_s(self) -> float:
-        return statistics.median(self.cpu_s)
-
-
-def grid_command() -> list[str]:
-    """The `grid` console script beside this interpreter, or `python -m gridrun`."""
-    script = Path(sys.executable).with_name("grid")
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", "gridrun"]
-
-
-DROPPED_ENV = ("PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")
-"""Inherited settings that would skew the numbers (this project's dev shells set both):
-unbuffered stdout makes one write syscall per `write()`, and no bytecode cache makes every
-start compile gridrun from source."""
-
-
-class Runner:
+class Runner(ScratchRunner):
     """Runs commands in a scratch folder: GRIDRUN_HOME and the bytecode cache live there."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-        self.env["GRIDRUN_HOME"] = str(folder / "home")
-        self.env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")  # never the source tree
-        self.out = folder / "stdout"
-        self.homes = 0
-
-    def fresh_home(self) -> str:
-        self.homes += 1
-        return str(self.folder / f"home{self.homes}")
+        home = str(folder / "home")
+        super().__init__(folder, common.subprocess_env(folder / "pycache", GRIDRUN_HOME=home))
 
     def run(
         self, command: list[str], stdin: str | None = None, home: str | None = None
     ) -> tuple[Timing, Path]:
-        """Run `command` (stdout to a file), check its exit code; return its timing and
-        the file. Its CPU time counts every descendant that was waited for (RUSAGE_CHILDREN):
-        unlike the wall time, it hardly moves when other work shares the machine."""
+        """Run `command` (stdout to a file), check its exit code; return its timing (wall and
+        CPU time, see `ScratchRunner.execute`) and the file."""
         env = self.env if home is None else {**self.env, "GRIDRUN_HOME": home}
-        with self.out.open("w") as stdout:
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            done = subprocess.run(
-                command,
-                input=stdin,
-                stdout=stdout,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=self.folder,
-                env=env,
-            )
-            elapsed = time.perf_counter() - start
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        check(done.returncode == 0, f"{command[:4]}... exited {done.returncode}: {done.stderr}")
-        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-        return Timing(elapsed, cpu), self.out
+        return self.execute(command, env, stdin), self.out
 
     def json(self, command: list[str], home: str | None = None) -> dict:
         _, path = self.run(command, home=home)
@@ -174,7 +91,7 @@ class Runner:
 
 
 def check_grid_run(runner: Runner, home: str, name: str, count: int) -> None:
-    data = runner.json([*grid_command(), "--output", "json", "status", name], home=home)
+    data = runner.json([*common.grid_command(), "--output", "json", "status", name], home=home)
     check(data["state"] == "succeeded", f"run {name} is {data['state']}")
     check(data["num_experiments"] == count, f"{data['num_experiments']} experiments")
     check(data["counts"]["succeeded"] == count, f"counts {data['counts']}")
@@ -191,7 +108,7 @@ def launch_cases(runner: Runner) -> list[tuple[Result, Callable[[str], Timing]]]
     """The cases of the launch benchmark: each a Result and a timed, checked piece of work."""
     python = sys.executable
     numbers = "".join(f"{i}\n" for i in range(EXPERIMENTS))
-    grid = grid_command()
+    grid = common.grid_command()
     parallel = shutil.which("parallel")
 
     def xargs(_: str) -> Timing:
@@ -204,7 +121,7 @@ def launch_cases(runner: Runner) -> list[tuple[Result, Callable[[str], Timing]]]
         return runner.run(command, stdin=numbers)[0]
 
     def grid_run(name: str) -> Timing:
-        home = runner.fresh_home()
+        home = str(runner.fresh_home())
         command = [*grid, "run", "--max_parallel", str(PARALLEL), "--name", name]
         timing, out = runner.run([*command, TRIVIAL, "--x", f"range({EXPERIMENTS})"], home=home)
         check(f"{EXPERIMENTS} succeeded" in out.read_text(), "no summary in grid's output")
@@ -212,7 +129,7 @@ def launch_cases(runner: Runner) -> list[tuple[Result, Callable[[str], Timing]]]
         return timing
 
     def grid_one(name: str) -> Timing:
-        home = runner.fresh_home()
+        home = str(runner.fresh_home())
         timing, _ = runner.run([*grid, "run", "--name", name, TRIVIAL], home=home)
         check_grid_run(runner, home, name, 1)
         return timing
@@ -268,8 +185,7 @@ def run_launch(repeat: int, folder: Path) -> list[Result]:
         f"fixed cost: +{fixed_s * 1e3:.0f} ms wall, +{fixed_cpu_s * 1e3:.0f} ms CPU over `python 1`"
     )
     bare.note = "the floor of one experiment"
-    for r in results:
-        print(f"  {r.case}: median {seconds(r.median_s)}", file=sys.stderr)
+    common.print_medians(results)
     return results
 
 
@@ -369,7 +285,7 @@ def run_status(repeat: int, folder: Path) -> tuple[list[Result], str]:
         f"{SMALL_RUNS + 2} runs, {BIG * 2 + SMALL_RUNS * SMALL_SIZE:,} experiments, "
         f"{size_mb:.1f} MB, recorded in-process in {made_s:.2f} s"
     )
-    grid = grid_command()
+    grid = common.grid_command()
 
     def table_big(path: Path) -> None:
         text = path.read_text()
@@ -423,22 +339,11 @@ def run_status(repeat: int, folder: Path) -> tuple[list[Result], str]:
     floor = results[-1].median_s
     for r in results[:-1]:
         r.note = f"+{(r.median_s - floor) * 1e3:.0f} ms over `grid --help`"
-    for r in results:
-        print(f"  {r.case}: median {seconds(r.median_s)}", file=sys.stderr)
+    common.print_medians(results)
     return results, store_note
 
 
 # -- reporting -------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def tool_version(program: str) -> str:
@@ -451,52 +356,6 @@ def tool_version(program: str) -> str:
         return program
     lines = done.stdout.splitlines()
     return lines[0] if lines else program
-
-
-def machine_lines() -> list[str]:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [
-        f"- CPU: {cpu_model()}, {usable} usable cores (os.cpu_count() = {os.cpu_count()})",
-        f"- OS: {platform.platform()}",
-        f"- Python: {platform.python_implementation()} {platform.python_version()}"
-        f" ({sys.executable})",
-        f"- gridrun: {gridrun.__version__}; CLI run as `{' '.join(grid_command())}`",
-        f"- tools: {tool_version('xargs')}; {tool_version('parallel')}",
-        f"- subprocesses: {', '.join(DROPPED_ENV)} unset; bytecode cached in a temp folder",
-        f"- date: {datetime.date.today().isoformat()}",
-    ]
-
-
-def load_now() -> str:
-    """The 1-minute load average and, where the kernel has it, the CPU pressure (avg10)."""
-    parts = []
-    try:
-        parts.append(f"load {Path('/proc/loadavg').read_text().split()[0]}")
-    except OSError:
-        return "load unknown"
-    try:
-        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
-        parts.append(f"CPU pressure {some.split()[1].split('=')[1]}%")
-    except (OSError, IndexError):
-        pass
-    return ", ".join(parts)
-
-
-def seconds(value: float) -> str:
-    return f"{value:.3f} s" if value >= 1 else f"{value * 1000:.1f} ms"
-
-
-def table(results: list[Result], repeat: int) -> list[str]:
-    lines = [
-        f"| case | what | median | min | CPU | notes ({repeat} timed runs each) |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.case} | {r.what} | {seconds(r.median_s)} | {seconds(r.min_s)} "
-            f"| {seconds(r.cpu_median_s)} | {r.note} |"
-        )
-    return lines
 
 
 def verdict(results: list[Result]) -> str:
@@ -513,26 +372,25 @@ def verdict(results: list[Result]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timed rounds (default 7)")
+    parser = common.argument_parser(__doc__, 7)
     parser.add_argument("--only", choices=["launch", "status"], help="run only one section")
-    options = parser.parse_args(argv)
-    if options.repeat < 1:
-        parser.error("--repeat must be at least 1")
+    options = common.parse_options(parser, argv)
     started = time.perf_counter()
-    load_before = load_now()
+    load_before = common.load_now(pressure=True)
     sections: list[str] = []
     if options.only in (None, "launch"):
         with tempfile.TemporaryDirectory(prefix="gridrun-bench-") as folder:
             results = run_launch(options.repeat, Path(folder))
-        sections += ["## Launch overhead\n", *table(results, options.repeat), "", verdict(results)]
+        sections += ["## Launch overhead\n", *common.table(results, options.repeat, cpu=True)]
+        sections += ["", verdict(results)]
     if options.only in (None, "status"):
         with tempfile.TemporaryDirectory(prefix="gridrun-bench-") as folder:
             results, note = run_status(options.repeat, Path(folder))
         sections += ["", "## Status on a big store\n", f"Store: {note}.\n"]
-        sections += table(results, options.repeat)
-    print("\n".join(machine_lines()))
-    load_after = load_now()
+        sections += common.table(results, options.repeat, cpu=True)
+    tools = f"- tools: {tool_version('xargs')}; {tool_version('parallel')}"
+    print("\n".join(common.machine_lines(gridrun.__version__, tools, common.subprocesses_line())))
+    load_after = common.load_now(pressure=True)
     print(f"- machine load: {load_before} before; {load_after} after (counting this benchmark)")
     print()
     print("\n".join(sections).strip())
