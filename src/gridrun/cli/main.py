@@ -18,6 +18,7 @@ from gridrun.cli.inspect import history_command, logs_command, status_command
 from gridrun.cli.manage import delete_command, stop_command
 from gridrun.cli.results import best_command, export_command
 from gridrun.cli.run import drive_command, resume_command, run_command
+from gridrun.cli.view import view_command
 from gridrun.errors import GridrunError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -91,6 +92,7 @@ for command in (
     best_command,
     export_command,
     artifacts_command,
+    view_command,
     drive_command,
 ):
     cli.add_command(command)

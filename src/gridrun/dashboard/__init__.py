@@ -1,0 +1,1 @@
+"""`grid view`: a local, read-only web dashboard over the store."""

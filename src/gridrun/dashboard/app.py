@@ -1,0 +1,198 @@
+"""The dashboard's web app: one page, a read-only JSON API, and Plotly.js from the `plotly`
+package (no CDN: it works offline).
+
+Every route is a GET that reads the store or a log file; nothing changes anything. Runs and
+experiments are found by name in the store, and a log is read only if its recorded path lies
+inside GRIDRUN_HOME; logs are served in bounded pieces from an offset, so a 1 GB log is never
+loaded whole. The page builds its DOM with `textContent`, so names, values and log lines show
+as text, whatever they hold.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from gridrun.cli.inspect import json_safe
+from gridrun.cli.views import run_json, summary_json
+from gridrun.store import open_store
+
+STATIC = Path(__file__).parent / "static"
+STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+LOG_PIECE_BYTES = 256 * 1024
+HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def plotly_js() -> Path:
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+class Api:
+    """The JSON views, each opening the store for the request (readers never block)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home.resolve()
+
+    def _store(self) -> Any:
+        return open_store(self.home)
+
+    def runs(self, request: Request) -> Response:
+        from gridrun.results import Objective, best
+
+        store = self._store()
+        try:
+            from gridrun.runner import reconcile
+
+            reconcile(store)
+            rows = []
+            for run in store.list_runs():
+                data = run_json(run)
+                metric = run.options.get("metric")
+                data["metric"] = metric
+                data["best"] = None
+                if metric:
+                    objective = Objective(metric, run.options.get("mode") or "min")
+                    summaries = store.metric_summaries(run.id)
+                    winner = best(store.experiments(run.id), summaries, objective)
+                    if winner is not None:
+                        value = objective.value(summaries[winner.id].get(metric))
+                        data["best"] = {"experiment": winner.name, "value": value}
+                rows.append(data)
+            return _json({"runs": rows, "now": time.time()})
+        finally:
+            store.close()
+
+    def run(self, request: Request) -> Response:
+        store = self._store()
+        try:
+            run = store.get_run(request.path_params["name"])
+            if run is None:
+                return _json({"error": "no such run"}, 404)
+            experiments = store.experiments(run.id)
+            summaries = store.metric_summaries(run.id)
+            data = run_json(run)
+            now = time.time()
+            data["experiments"] = [
+                {
+                    "name": e.name,
+                    "index": e.index,
+                    "state": e.state.value,
+                    "params": e.params,
+                    "exit_code": e.exit_code,
+                    "signal": e.signal,
+                    "reason": e.reason,
+                    "duration_s": e.duration_s(now),
+                    "metrics": summary_json(summaries.get(e.id)),
+                }
+                for e in experiments
+            ]
+            return _json(data)
+        finally:
+            store.close()
+
+    def curves(self, request: Request) -> Response:
+        store = self._store()
+        try:
+            run = store.get_run(request.path_params["name"])
+            if run is None:
+                return _json({"error": "no such run"}, 404)
+            metric = request.query_params.get("metric") or None
+            wanted = set(filter(None, request.query_params.get("experiments", "").split(",")))
+            experiments = [e for e in store.experiments(run.id) if e.name in wanted]
+            history = store.metric_history([e.id for e in experiments], metric)
+            curves = {
+                e.name: [[p.step, p.value, p.time] for p in history.get(e.id, [])]
+                for e in experiments
+            }
+            return _json({"metric": metric, "curves": curves})
+        finally:
+            store.close()
+
+    def log(self, request: Request) -> Response:
+        store = self._store()
+        try:
+            record = store.get_experiment(request.path_params["name"])
+            if record is None:
+                return _json({"error": "no such experiment"}, 404)
+            path = Path(record.log_path).resolve()
+            if not path.is_relative_to(self.home):
+                return _json({"error": "log outside the store"}, 403)
+            try:
+                offset = int(request.query_params.get("offset", "-65536"))
+            except ValueError:
+                return _json({"error": "offset must be an integer"}, 400)
+            try:
+                size = path.stat().st_size
+            except OSError:
+                size = 0
+            if offset < 0:
+                offset = max(0, size + offset)
+            offset = min(offset, size)
+            text = b""
+            if size > offset:
+                with open(path, "rb") as log:
+                    log.seek(offset)
+                    text = log.read(LOG_PIECE_BYTES)
+            return _json(
+                {
+                    "experiment": record.name,
+                    "state": record.state.value,
+                    "offset": offset + len(text),
+                    "start": offset,
+                    "size": size,
+                    "text": text.decode("utf-8", errors="replace"),
+                }
+            )
+        finally:
+            store.close()
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return JSONResponse(json_safe(data), status_code=status, headers=HEADERS)
+
+
+def index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers=HEADERS)
+
+
+def static(request: Request) -> Response:
+    name = request.path_params["file"]
+    if name not in STATIC_FILES:
+        return Response("not found", status_code=404)
+    return FileResponse(STATIC / name, media_type=STATIC_FILES[name], headers=HEADERS)
+
+
+def plotly(request: Request) -> Response:
+    return FileResponse(plotly_js(), media_type="text/javascript")
+
+
+def create_app(home: Path) -> Starlette:
+    """The dashboard over the store in `home`."""
+    api = Api(home)
+    routes = [
+        Route("/", index),
+        Route("/static/{file}", static),
+        Route("/plotly.min.js", plotly),
+        Route("/api/runs", api.runs),
+        Route("/api/runs/{name}", api.run),
+        Route("/api/runs/{name}/curves", api.curves),
+        Route("/api/experiments/{name}/log", api.log),
+    ]
+    return Starlette(routes=routes)
+
+
+def serve(home: Path, host: str, port: int) -> None:
+    """Serve until interrupted."""
+    import uvicorn
+
+    os.environ.setdefault("GRIDRUN_HOME", str(home))
+    uvicorn.run(create_app(home), host=host, port=port, log_level="warning")
