@@ -235,6 +235,14 @@ def detach_driver(store: Store, run: RunRecord, home: Path) -> int:
             cwd=run.cwd,
             start_new_session=True,
         )
+    # Return once the new driver holds the run: a reader must never see it held by the
+    # starter, which is about to exit (and would look like a dead driver).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        current = store.get_run_by_id(run.id)
+        if current is not None and current.driver is not None and current.driver.pid == process.pid:
+            break
+        time.sleep(0.005)
     return process.pid
 
 
