@@ -1,7 +1,8 @@
 """The dashboard's web app: one page, a read-only JSON API, and Plotly.js from the `plotly`
 package (no CDN: it works offline).
 
-Every route is a GET that reads the store or a log file; nothing changes anything. Runs and
+Every route is a GET that reads the store or a log file; the only write is the one every
+reader makes: a run whose driver died is recorded as lost. Runs and
 experiments are found by name in the store, and a log is read only if its recorded path lies
 inside GRIDRUN_HOME; logs are served in bounded pieces from an offset, so a 1 GB log is never
 loaded whole. The page builds its DOM with `textContent`, so names, values and log lines show
@@ -142,6 +143,9 @@ class Api:
                 with open(path, "rb") as log:
                     log.seek(offset)
                     text = log.read(LOG_PIECE_BYTES)
+                skipped = _leading_continuation(text) if offset else 0
+                offset += skipped
+                text = _whole_characters(text[skipped:])
             return _json(
                 {
                     "experiment": record.name,
@@ -154,6 +158,26 @@ class Api:
             )
         finally:
             store.close()
+
+
+def _leading_continuation(data: bytes) -> int:
+    """How many bytes at the start of `data` continue a UTF-8 character begun before it."""
+    count = 0
+    while count < min(3, len(data)) and data[count] & 0xC0 == 0x80:
+        count += 1
+    return count
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """`data` less an incomplete UTF-8 character at its end (the next piece starts there)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # the last character's first byte
+            needed = 2 if byte >= 0xC0 else 1
+            needed = 3 if byte >= 0xE0 else needed
+            needed = 4 if byte >= 0xF0 else needed
+            return data[:-back] if needed > back else data
+    return data
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -175,8 +199,12 @@ def plotly(request: Request) -> Response:
     return FileResponse(plotly_js(), media_type="text/javascript")
 
 
-def create_app(home: Path) -> Starlette:
-    """The dashboard over the store in `home`."""
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+def create_app(home: Path, host: str = "127.0.0.1") -> Starlette:
+    """The dashboard over the store in `home`. On loopback, only requests naming a loopback
+    host are answered (a web page elsewhere cannot reach it through DNS rebinding)."""
     api = Api(home)
     routes = [
         Route("/", index),
@@ -187,7 +215,13 @@ def create_app(home: Path) -> Starlette:
         Route("/api/runs/{name}/curves", api.curves),
         Route("/api/experiments/{name}/log", api.log),
     ]
-    return Starlette(routes=routes)
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    allowed = LOOPBACK_NAMES if host in LOOPBACK_NAMES else ["*"]
+    return Starlette(
+        routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed)]
+    )
 
 
 def serve(home: Path, host: str, port: int) -> None:
@@ -195,4 +229,4 @@ def serve(home: Path, host: str, port: int) -> None:
     import uvicorn
 
     os.environ.setdefault("GRIDRUN_HOME", str(home))
-    uvicorn.run(create_app(home), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(home, host), host=host, port=port, log_level="warning")

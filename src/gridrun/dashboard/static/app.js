@@ -229,7 +229,8 @@ function renderParcoords() {
   const target = document.getElementById("parcoords");
   const { params } = columnsOf(run);
   const rows = run.experiments.filter((e) => view.metric && e.metrics[view.metric] && e.metrics[view.metric].last !== null);
-  if (!rows.length || !params.length) { target.textContent = "no values of the metric yet"; return; }
+  if (!rows.length || !params.length) { note(target, "no values of the metric yet"); return; }
+  clearNote(target);
   const dimensions = params.map((p) => {
     const values = rows.map((e) => e.params[p]);
     if (numeric(values)) return { label: p, values: values.map(Number) };
@@ -249,15 +250,27 @@ async function renderCurves() {
     const best = bestName();
     if (best) names.push(best);
   }
-  if (!names.length || !view.metric) { target.textContent = "tick experiments to see their curves"; return; }
+  if (!names.length || !view.metric) { note(target, "tick experiments to see their curves"); return; }
   const url = `/api/runs/${encodeURIComponent(view.name)}/curves?metric=${encodeURIComponent(view.metric)}&experiments=${names.map(encodeURIComponent).join(",")}`;
   const data = await getJSON(url);
+  if (view.kind !== "run") return;
+  clearNote(target);
   const traces = Object.entries(data.curves).map(([name, points]) => ({
     type: "scatter", mode: "lines+markers", name,
     x: points.map((p, i) => (p[0] === null ? i : p[0])), y: points.map((p) => p[1]),
   }));
   Plotly.react(target, traces, { margin: { l: 50, r: 20, t: 20, b: 40 }, height: 300,
     xaxis: { title: "step" }, yaxis: { title: view.metric } }, { displaylogo: false, responsive: true });
+}
+
+// A plot's place shows either a Plotly plot or a note, never a half-removed plot.
+function note(target, text) {
+  Plotly.purge(target);
+  target.textContent = text;
+}
+
+function clearNote(target) {
+  if (!target.classList.contains("js-plotly-plot")) target.textContent = "";
 }
 
 // ---------------------------------------------------------------- logs
@@ -297,7 +310,9 @@ async function followLog() {
 function route() {
   const hash = location.hash || "#/";
   const match = hash.match(/^#\/run\/(.+)$/);
-  const go = match ? showRun(decodeURIComponent(match[1])) : showRuns();
+  let name = null;
+  try { name = match ? decodeURIComponent(match[1]) : null; } catch (error) { name = null; }
+  const go = name !== null ? showRun(name) : showRuns();
   go.catch((error) => {
     document.getElementById("main").replaceChildren(el("p", { class: "note", text: String(error) }));
     schedule(route, 5000);
