@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -52,13 +53,18 @@ def run_duration(run: RunRecord, now: float) -> float | None:
     return (run.ended_at or now) - run.started_at
 
 
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
 def summary_json(summaries: dict[str, MetricSummary] | None) -> dict[str, Any]:
+    """Metric summaries for JSON (NaN and infinities as null)."""
     return {
         name: {
-            "last": s.last,
+            "last": _finite(s.last),
             "step": s.last_step,
-            "min": s.min,
-            "max": s.max,
+            "min": _finite(s.min),
+            "max": _finite(s.max),
             "count": s.count,
         }
         for name, s in (summaries or {}).items()

@@ -4,6 +4,22 @@
 
 const STATES = ["queued", "running", "succeeded", "failed", "stopped", "lost", "preempted"];
 const MAX_ROWS = 1000;
+const MAX_LINES = 1500;  // parallel-coordinates lines drawn at most (the best, then a sample)
+let plotlyReady = null;
+
+// Plotly.js (4.8 MB) loads only for a run page, and while the run's data is fetched.
+function loadPlotly() {
+  if (!plotlyReady) {
+    plotlyReady = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "/plotly.min.js";
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => reject(new Error("cannot load /plotly.min.js"));
+      document.head.append(script);
+    });
+  }
+  return plotlyReady;
+}
 let timer = null;
 let view = null;
 
@@ -110,6 +126,7 @@ function compare(a, b) {
 }
 
 async function showRun(name) {
+  loadPlotly();
   if (!view || view.kind !== "run" || view.name !== name) {
     view = { kind: "run", name, sort: null, desc: false, stateFilter: "", textFilter: "",
              picked: new Set(), metric: null, log: null };
@@ -122,7 +139,7 @@ async function showRun(name) {
   if (!view.metric) view.metric = (run.options && run.options.metric) || metrics[0] || null;
   renderRun();
   stamp();
-  schedule(route, run.state === "running" ? 1500 : 5000);
+  schedule(route, run.state === "running" ? 1500 : 30000);
 }
 
 function buildRunPage(name) {
@@ -224,13 +241,18 @@ function renderTable() {
     ? `showing ${MAX_ROWS} of ${rows.length} (filter to narrow)` : `${rows.length} shown`;
 }
 
-function renderParcoords() {
+async function renderParcoords() {
   const run = view.run;
   const target = document.getElementById("parcoords");
   const { params } = columnsOf(run);
-  const rows = run.experiments.filter((e) => view.metric && e.metrics[view.metric] && e.metrics[view.metric].last !== null);
+  let rows = run.experiments.filter((e) => view.metric && e.metrics[view.metric] && e.metrics[view.metric].last !== null);
+  await loadPlotly();
+  if (view.run !== run) return;
   if (!rows.length || !params.length) { note(target, "no values of the metric yet"); return; }
   clearNote(target);
+  const total = rows.length;
+  if (rows.length > MAX_LINES) rows = linesToDraw(rows);
+  target.setAttribute("title", rows.length < total ? `${rows.length} of ${total} experiments drawn: the best third and an even sample of the rest` : "");
   const dimensions = params.map((p) => {
     const values = rows.map((e) => e.params[p]);
     if (numeric(values)) return { label: p, values: values.map(Number) };
@@ -243,6 +265,17 @@ function renderParcoords() {
     { margin: { l: 60, r: 60, t: 40, b: 20 }, height: 300 }, { displaylogo: false, responsive: true });
 }
 
+function linesToDraw(rows) {
+  const mode = (view.run.options && view.run.options.metric === view.metric && view.run.options.mode) || "min";
+  const sorted = rows.slice().sort((a, b) => (a.metrics[view.metric].last - b.metrics[view.metric].last) * (mode === "min" ? 1 : -1));
+  const best = sorted.slice(0, MAX_LINES / 3);
+  const rest = sorted.slice(MAX_LINES / 3);
+  const step = rest.length / (MAX_LINES - best.length);
+  const sample = [];
+  for (let i = 0; i < MAX_LINES - best.length; i++) sample.push(rest[Math.floor(i * step)]);
+  return best.concat(sample);
+}
+
 async function renderCurves() {
   const target = document.getElementById("curves");
   const names = [...view.picked];
@@ -250,9 +283,14 @@ async function renderCurves() {
     const best = bestName();
     if (best) names.push(best);
   }
-  if (!names.length || !view.metric) { note(target, "tick experiments to see their curves"); return; }
+  if (!names.length || !view.metric) {
+    await loadPlotly();
+    note(target, "tick experiments to see their curves");
+    return;
+  }
   const url = `/api/runs/${encodeURIComponent(view.name)}/curves?metric=${encodeURIComponent(view.metric)}&experiments=${names.map(encodeURIComponent).join(",")}`;
   const data = await getJSON(url);
+  await loadPlotly();
   if (view.kind !== "run") return;
   clearNote(target);
   const traces = Object.entries(data.curves).map(([name, points]) => ({
