@@ -96,8 +96,7 @@ def print_dry_run(plan: Plan, as_json: bool, stream: IO[str] | None = None) -> N
             shown_command(experiment),
         )
     console.print(table)
-    if positions[-1:] != [count - 1] or None in positions:
+    if None in positions:
         console.print("[dim]all of them: grid --output json run --dry_run ...[/dim]")
     console.print(f"{count:,} {noun}")
-    if os.environ.get("GRIDRUN_DRY_RUN_HINT", "1") != "0":
-        console.print("[dim]run them: the same command without --dry_run[/dim]")
+    console.print("[dim]run them: the same command without --dry_run[/dim]")
