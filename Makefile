@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/expansion.py
 	$(BIN)/python bench/launch.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build src/*.egg-info
