@@ -92,7 +92,7 @@ STEPS = 5
 SMALL_RUNS = 20
 SMALL_SIZE = 100
 MAX_ROWS = 1000
-MAX_LINES = 1500  # the rows the page shows at most (app.js MAX_ROWS)
+MAX_LINES = 1500  # the parallel-coordinates lines the page draws at most (app.js MAX_LINES)
 GOAL_S = 2.0
 SCRIPT = "train.py"
 
@@ -600,8 +600,8 @@ def server_steps(home: Path) -> tuple[dict[str, float], bytes]:
     answers the same bytes); return seconds per step and the body."""
     from starlette.responses import JSONResponse
 
-    from gridrun.cli.inspect import json_safe
-    from gridrun.cli.views import run_json, summary_json
+    from gridrun.cli.views import run_json
+    from gridrun.dashboard.app import experiment_rows
 
     steps: dict[str, float] = {}
     clock = time.perf_counter()
@@ -620,25 +620,9 @@ def server_steps(home: Path) -> tuple[dict[str, float], bytes]:
     summaries = store.metric_summaries(run.id)
     lap(f"`store.metric_summaries`: {SIZE * len(METRICS):,} MetricSummary")
     data = run_json(run)
-    now = time.time()
-    data["experiments"] = [
-        {
-            "name": e.name,
-            "index": e.index,
-            "state": e.state.value,
-            "params": e.params,
-            "exit_code": e.exit_code,
-            "signal": e.signal,
-            "reason": e.reason,
-            "duration_s": e.duration_s(now),
-            "metrics": summary_json(summaries.get(e.id)),
-        }
-        for e in experiments
-    ]
-    lap("the answer's dicts (`run_json`, `summary_json`)")
-    safe = json_safe(data)
-    lap("`json_safe`: NaN to null, a copy of it all")
-    body = bytes(JSONResponse(safe).body)
+    data["experiments"] = experiment_rows(experiments, summaries, time.time())
+    lap("the answer's dicts (`run_json`, `experiment_rows`)")
+    body = bytes(JSONResponse(data).body)
     lap("`JSONResponse`: json.dumps and encode")
     store.close()
     lap("close the store")

@@ -81,21 +81,7 @@ class Api:
             experiments = store.experiments(run.id)
             summaries = store.metric_summaries(run.id)
             data = run_json(run)
-            now = time.time()
-            data["experiments"] = [
-                {
-                    "name": e.name,
-                    "index": e.index,
-                    "state": e.state.value,
-                    "params": e.params,
-                    "exit_code": e.exit_code,
-                    "signal": e.signal,
-                    "reason": e.reason,
-                    "duration_s": e.duration_s(now),
-                    "metrics": summary_json(summaries.get(e.id)),
-                }
-                for e in experiments
-            ]
+            data["experiments"] = experiment_rows(experiments, summaries, time.time())
             return _json(data, finite=True)
         finally:
             store.close()
@@ -158,6 +144,26 @@ class Api:
             )
         finally:
             store.close()
+
+
+def experiment_rows(
+    experiments: list[Any], summaries: dict[int, Any], now: float
+) -> list[dict[str, Any]]:
+    """The run page's rows: what its table and plots show of each experiment (finite)."""
+    return [
+        {
+            "name": e.name,
+            "index": e.index,
+            "state": e.state.value,
+            "params": e.params,
+            "exit_code": e.exit_code,
+            "signal": e.signal,
+            "reason": e.reason,
+            "duration_s": e.duration_s(now),
+            "metrics": summary_json(summaries.get(e.id)),
+        }
+        for e in experiments
+    ]
 
 
 def _leading_continuation(data: bytes) -> int:
