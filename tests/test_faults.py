@@ -334,6 +334,7 @@ def test_a_signal_to_the_driver_stops_every_experiment(faults: Faults, signum: i
         "stopped": 4,
         "lost": 0,
         "preempted": 0,
+        "pruned": 0,
     }
     by_name = {x["name"]: x for x in status["experiments"]}
     name = signal.Signals(signum).name
@@ -561,6 +562,7 @@ def test_a_fault_run_killed_twice_and_resumed_ends_right(faults: Faults) -> None
         "stopped": 0,
         "lost": 0,
         "preempted": 0,
+        "pruned": 0,
     }
     by_name = {x["name"]: x for x in status["experiments"]}
     assert sorted(by_name) == sorted(names)

@@ -66,8 +66,17 @@ class Store(ABC):
         signal: int | None,
         reason: str | None,
         now: float,
+        pruned_at: tuple[float, float] | None = None,
     ) -> None:
-        """A running experiment ended, in a final state (or `queued` again, to be retried)."""
+        """A running experiment ended, in a final state (or `queued` again, to be retried);
+        `pruned_at` is the (step, value) at which a pruned one was stopped."""
+
+    @abstractmethod
+    def assign_experiment(
+        self, experiment_id: int, params: dict[str, str], args: list[str], command: list[str]
+    ) -> None:
+        """Give a queued experiment its values, its arguments and its command (an adaptive
+        strategy chooses them as the experiment starts)."""
 
     @abstractmethod
     def finish_run(self, run_id: int, state: RunState, now: float) -> None:
@@ -139,6 +148,10 @@ class Store(ABC):
 
     @abstractmethod
     def get_experiment_by_id(self, experiment_id: int) -> ExperimentRecord | None: ...
+
+    @abstractmethod
+    def experiment_summaries(self, experiment_id: int) -> dict[str, MetricSummary]:
+        """The summaries of one experiment's metrics, by name."""
 
     @abstractmethod
     def metric_summaries(self, run_id: int) -> dict[int, dict[str, MetricSummary]]:

@@ -18,6 +18,8 @@ class State(str, Enum):
     LOST = "lost"
     PREEMPTED = "preempted"
     """Stopped by a SIGTERM to the driver under --auto_resume, and exited cleanly: to resume."""
+    PRUNED = "pruned"
+    """Stopped early by --early_stop because it was losing: neither a failure nor a best."""
 
     @property
     def final(self) -> bool:
@@ -133,6 +135,9 @@ class ExperimentRecord:
     gpus: str | None
     reason: str | None
     stop_requested: bool
+    pruned_step: float | None = None
+    """For a pruned experiment: the step, and the value of the metric, at which it was stopped."""
+    pruned_value: float | None = None
 
     @property
     def retries(self) -> int:

@@ -79,6 +79,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (experiment_id, name)
     ) WITHOUT ROWID;
     """,
+    # 3: early stopping: where a pruned experiment was stopped
+    """
+    ALTER TABLE experiments ADD COLUMN pruned_step REAL;
+    ALTER TABLE experiments ADD COLUMN pruned_value REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

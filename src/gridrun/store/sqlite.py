@@ -39,7 +39,7 @@ RUN_COLUMNS = (
 EXPERIMENT_COLUMNS = (
     "e.id, e.run_id, r.name, e.idx, e.name, e.params, e.args, e.command, e.state, e.exit_code, "
     "e.signal, e.attempts, e.started_at, e.ended_at, e.pid, e.log_path, e.gpus, e.reason, "
-    "e.stop_requested"
+    "e.stop_requested, e.pruned_step, e.pruned_value"
 )
 
 
@@ -189,7 +189,7 @@ class SQLiteStore(Store):
             db.execute(
                 "UPDATE experiments SET state = ?, pid = ?, gpus = ?, started_at = ?, "
                 "ended_at = NULL, exit_code = NULL, signal = NULL, reason = NULL, "
-                "attempts = attempts + 1 WHERE id = ?",
+                "pruned_step = NULL, pruned_value = NULL, attempts = attempts + 1 WHERE id = ?",
                 (State.RUNNING.value, pid, gpus, now, experiment_id),
             )
 
@@ -201,14 +201,27 @@ class SQLiteStore(Store):
         signal: int | None,
         reason: str | None,
         now: float,
+        pruned_at: tuple[float, float] | None = None,
     ) -> None:
+        step, value = pruned_at if pruned_at is not None else (None, None)
+        if value is not None and math.isnan(value):
+            value = None
         with self._write() as db:
             if state is State.QUEUED:  # to be retried: its next attempt starts afresh
                 _forget_metrics(db, [experiment_id])
             db.execute(
                 "UPDATE experiments SET state = ?, exit_code = ?, signal = ?, reason = ?, "
-                "ended_at = ? WHERE id = ?",
-                (state.value, exit_code, signal, reason, now, experiment_id),
+                "ended_at = ?, pruned_step = ?, pruned_value = ? WHERE id = ?",
+                (state.value, exit_code, signal, reason, now, step, value, experiment_id),
+            )
+
+    def assign_experiment(
+        self, experiment_id: int, params: dict[str, str], args: list[str], command: list[str]
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE experiments SET params = ?, args = ?, command = ? WHERE id = ?",
+                (json.dumps(params), json.dumps(args), json.dumps(command), experiment_id),
             )
 
     def finish_run(self, run_id: int, state: RunState, now: float) -> None:
@@ -232,7 +245,7 @@ class SQLiteStore(Store):
             db.execute(
                 f"UPDATE experiments SET state = ?, stop_requested = 0, attempts = 0, "
                 f"exit_code = NULL, signal = NULL, reason = NULL, pid = NULL, "
-                f"started_at = NULL, ended_at = NULL "
+                f"started_at = NULL, ended_at = NULL, pruned_step = NULL, pruned_value = NULL "
                 f"WHERE run_id = ? AND state IN ({marks})",
                 (State.QUEUED.value, run_id, *(s.value for s in states)),
             )
@@ -410,6 +423,16 @@ class SQLiteStore(Store):
         )
         return _experiment(rows[0]) if rows else None
 
+    def experiment_summaries(self, experiment_id: int) -> dict[str, MetricSummary]:
+        rows = self._read(
+            "SELECT name, last, last_step, min, max, count FROM metric_summaries "
+            "WHERE experiment_id = ? ORDER BY name",
+            (experiment_id,),
+        )
+        return {
+            name: MetricSummary(name, _nan_if_null(last), *fields) for name, last, *fields in rows
+        }
+
     def metric_summaries(self, run_id: int) -> dict[int, dict[str, MetricSummary]]:
         rows = self._read(
             "SELECT s.experiment_id, s.name, s.last, s.last_step, s.min, s.max, s.count "
@@ -544,4 +567,6 @@ def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
         gpus=row[16],
         reason=row[17],
         stop_requested=bool(row[18]),
+        pruned_step=row[19],
+        pruned_value=_nan_if_null(row[20]) if row[19] is not None else None,
     )
