@@ -223,7 +223,7 @@ def test_strategy_errors(grid):
     assert result.returncode == 2 and "--num_trials" in result.stderr
     result = grid("run", "--dry_run", "--strategy", "bogus", "m.py")
     assert result.returncode == 2
-    assert "grid_search, random_search, none" in result.stderr
+    assert "grid_search, random_search, bayesian, none" in result.stderr
     result = grid("run", "--dry_run", "--seed", "-1", "m.py")
     assert result.returncode == 2 and "--seed" in result.stderr
     result = grid("run", "--dry_run", "--name", "../escape", "m.py")

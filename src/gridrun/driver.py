@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridrun.backends.base import Backend, Exited, Handle, Launch
 from gridrun.ingest import MetricsIngestor
@@ -26,6 +26,11 @@ from gridrun.progress import Reporter
 from gridrun.scheduler import Allocation, Scheduler
 from gridrun.store.base import Store
 from gridrun.store.records import ExperimentRecord, RunRecord, RunState, State
+
+if TYPE_CHECKING:
+    from gridrun.tuning.proposer import BayesianProposer
+    from gridrun.tuning.pruning import PruningRule
+    from gridrun.tuning.targets import Target
 
 STOP_POLL_S = 0.5
 ACTION_FAILURE_NAME = ".gridrun-action-failure"
@@ -45,6 +50,10 @@ class DriveOptions:
     """A SIGTERM to the driver preempts: experiments that then exit 0 are `preempted`."""
     isolated_subdir: str | None = None
     """Set in an isolated run: each experiment runs in this folder of its own snapshot."""
+    max_time_s: float | None = None
+    """The sweep's wall-clock budget (this drive's): then nothing more starts, the rest stops."""
+    command_prefix: tuple[str, ...] = ()
+    """What comes before the script's arguments (for the values an adaptive strategy chooses)."""
 
     @property
     def has_actions(self) -> bool:
@@ -64,6 +73,19 @@ class Running:
     """Why we asked it to stop (`timeout ...`, `stopped ...`); None while left alone."""
     stop_state: State | None = None
     kill_at: float | None = None
+    pruned_at: tuple[float, float] | None = None
+    """(step, value) at which early stopping stopped it."""
+    reports: int = 0
+    """How many values of the early-stopping metric it reported (the step of a value that has
+    none)."""
+
+
+@dataclass(frozen=True)
+class Reported:
+    """New values of watched metrics, recorded for an experiment (from the metrics thread)."""
+
+    experiment_id: int
+    rows: list[tuple[str, float | None, float, float]]
 
 
 @dataclass
@@ -94,6 +116,9 @@ class RunDriver:
         on_started: Callable[[int], None] | None = None,
         on_ended: Callable[[int], None] | None = None,
         ingestor: MetricsIngestor | None = None,
+        proposer: BayesianProposer | None = None,
+        pruner: PruningRule | None = None,
+        target: Target | None = None,
     ) -> None:
         self.store = store
         self.run = run
@@ -109,6 +134,12 @@ class RunDriver:
         self.on_started = on_started or (lambda pid: None)
         self.on_ended = on_ended or (lambda pid: None)
         self.ingestor = ingestor
+        self.proposer = proposer
+        self.pruner = pruner
+        self.target = target
+        self.ended_early: str | None = None
+        """Why the sweep ended before its last experiment (a budget, a target met)."""
+        self.budget_deadline: float | None = None
         self.queue: deque[ExperimentRecord] = deque()
         self.running: dict[int, Running] = {}
         self.interrupted = 0
@@ -120,6 +151,8 @@ class RunDriver:
         """Run every queued experiment of the run; return how the run ended."""
         self.queue.extend(self.store.experiments(self.run.id, [State.QUEUED]))
         self.reporter.run_started(self.run, len(self.queue), self.scheduler.capacity)
+        if self.options.max_time_s is not None:
+            self.budget_deadline = self.monotonic() + self.options.max_time_s
         previous = self._install_signal_handlers()
         try:
             self._loop()
@@ -157,6 +190,8 @@ class RunDriver:
     def _dispatch(self, event: object) -> None:
         if isinstance(event, Exited):
             self._handle_exit(event)
+        elif isinstance(event, Reported):
+            self._handle_reports(event)
         elif isinstance(event, int):  # a signal number
             self._interrupt(event)
 
@@ -168,6 +203,8 @@ class RunDriver:
                 wakeups.append(running.kill_at)
             elif running.deadline is not None and running.stop_reason is None:
                 wakeups.append(running.deadline)
+        if self.budget_deadline is not None and self.ended_early is None:
+            wakeups.append(self.budget_deadline)
         wakeups.append(now + self.reporter.refresh_s)
         return min(wakeups)
 
@@ -180,6 +217,8 @@ class RunDriver:
             self._launch(self.queue.popleft(), allocation)
 
     def _launch(self, record: ExperimentRecord, allocation: Allocation) -> None:
+        if self.proposer is not None:
+            record = self._propose(record)
         log_path = Path(record.log_path)
         folder = log_path.parent
         _make_folders(folder / ARTIFACTS_NAME)
@@ -212,6 +251,17 @@ class RunDriver:
             deadline = self.monotonic() + self.options.timeout_s
         self.running[record.id] = Running(record, handle, allocation, now, deadline)
         self.reporter.experiment_started(record, gpus)
+
+    def _propose(self, record: ExperimentRecord) -> ExperimentRecord:
+        """An adaptive strategy's values for the experiment, recorded before it starts."""
+        from dataclasses import replace
+
+        assert self.proposer is not None
+        params, args = self.proposer.propose(record)
+        command = [*self.options.command_prefix, *args]
+        if (params, args, command) != (record.params, record.args, record.command):
+            self.store.assign_experiment(record.id, params, args, command)
+        return replace(record, params=params, args=args, command=command)
 
     def _with_actions(self, record: ExperimentRecord, folder: Path) -> list[str]:
         """The experiment's command wrapped by `gridrun.actions` (start and end actions)."""
@@ -274,13 +324,17 @@ class RunDriver:
             state, reason = State.FAILED, event.error or self._action_failure(record)
         attempts = record.attempts + 1
         retry = state is State.FAILED and attempts <= self.options.retries and not self.stop_all
-        if not retry and not self.stop_all:
-            self._launch_what_fits()  # its files are its own: safe before the bookkeeping
+        if not retry and not self.stop_all and self.proposer is None:
+            # Its files are its own: safe before the bookkeeping. (An adaptive strategy
+            # waits: its next proposal learns from this result.)
+            self._launch_what_fits()
         if self.ingestor is not None:  # every metric is recorded before the final state
             try:
                 self.ingestor.finish(record.id, self.store)
             except Exception as error:
                 self.reporter.message(f"metrics of {record.name} not recorded: {error}")
+        if self.proposer is not None or self.pruner is not None or self.target is not None:
+            self._learn(running, State.FAILED if retry else state)
         if retry:
             why = running.stop_reason or event.error or _describe_exit(exit_code, signum)
             self.store.mark_finished(
@@ -289,8 +343,63 @@ class RunDriver:
             self.reporter.experiment_retrying(record, attempts, why)
             self.queue.appendleft(_with_attempts(record, attempts))
             return
-        self.store.mark_finished(record.id, state, exit_code, signum, reason, now)
+        self.store.mark_finished(
+            record.id, state, exit_code, signum, reason, now, running.pruned_at
+        )
         self.reporter.experiment_ended(record, state, exit_code, signum, now - running.started)
+
+    def _learn(self, running: Running, state: State) -> None:
+        """An attempt ended: the proposer, the pruning rule and the target learn its result."""
+        record = running.record
+        summary = self.store.experiment_summaries(record.id)
+        if self.proposer is not None:
+            self.proposer.tell(record.id, state, summary, running.pruned_at)
+        if self.pruner is not None:
+            self.pruner.finished(record.id, state is State.SUCCEEDED)
+        if self.target is not None and self.ended_early is None:
+            found = summary.get(self.target.metric)
+            if found is not None:
+                values = (found.last, found.min, found.max)
+                if any(v is not None and self.target.met(v) for v in values):
+                    self._end_early(f"target {self.target} met by {record.name}")
+
+    # -- early stopping and targets ----------------------------------------------------------------
+    def _handle_reports(self, event: Reported) -> None:
+        """New values of the watched metrics: prune a losing experiment; end the sweep when
+        the target is met."""
+        running = self.running.get(event.experiment_id)
+        for name, step, value, _ in event.rows:
+            if (
+                self.target is not None
+                and name == self.target.metric
+                and self.ended_early is None
+                and self.target.met(value)
+            ):
+                who = running.record.name if running is not None else "an experiment"
+                self._end_early(f"target {self.target} met by {who}", spare=running)
+            if self.pruner is None or name != self.pruner.metric or running is None:
+                continue
+            running.reports += 1
+            if running.stop_state is not None:
+                continue
+            decision = self.pruner.report(
+                running.record.id, step if step is not None else float(running.reports), value
+            )
+            if decision is not None:
+                running.pruned_at = (decision.step, decision.value)
+                self._stop(running, State.PRUNED, decision.reason)
+                self.reporter.message(f"{running.record.name}: {decision.reason}")
+
+    def _end_early(self, reason: str, spare: Running | None = None) -> None:
+        """End the sweep before its last experiment, as asked (a budget ran out, a target was
+        met): nothing more starts, the running experiments stop (all but `spare`, the one that
+        met the target, which finishes its work)."""
+        self.ended_early = reason
+        self.stop_all = True
+        self.reporter.message(f"{reason}: launching nothing more")
+        for running in self.running.values():
+            if running is not spare and running.stop_state is None:
+                self._stop(running, State.STOPPED, f"stopped: {reason}")
 
     def _action_failure(self, record: ExperimentRecord) -> str | None:
         if not self.options.has_actions:
@@ -303,6 +412,13 @@ class RunDriver:
     # -- stopping --------------------------------------------------------------------------------
     def _check_deadlines(self) -> None:
         now = self.monotonic()
+        if (
+            self.budget_deadline is not None
+            and self.ended_early is None
+            and now >= self.budget_deadline
+        ):
+            budget = self.options.max_time_s or 0
+            self._end_early(f"the time budget --max_time {budget:g}s ran out")
         if now >= self.next_poll:
             self.next_poll = now + STOP_POLL_S
             self._poll_stop_requests()
@@ -389,7 +505,10 @@ class RunDriver:
         run = self.store.get_run_by_id(self.run.id)
         assert run is not None
         counts = run.counts
-        if self.interrupted or self.stop_all:
+        if self.ended_early is not None and not self.interrupted:
+            failed = counts.get(State.FAILED.value) or counts.get(State.LOST.value)
+            state = RunState.FAILED if failed else RunState.SUCCEEDED
+        elif self.interrupted or self.stop_all:
             state = RunState.STOPPED
         elif counts.get(State.FAILED.value) or counts.get(State.LOST.value):
             state = RunState.FAILED

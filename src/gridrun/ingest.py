@@ -11,8 +11,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gridrun.store.base import Store
+
+if TYPE_CHECKING:
+    from gridrun.metrics import Row
 
 POLL_S = 0.25
 DUTY = 0.5
@@ -71,6 +75,9 @@ class Followed:
     artifacts: Path | None = None
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    notify: Callable[[int, list[Row]], None] | None = None
+    """Told the rows of the watched metrics, once they are recorded."""
+    watched: frozenset[str] = frozenset()
 
     def ingest(self, store: Store, now: float, final: bool, limit: int = -1) -> None:
         """Record the metrics of the lines written since the last call."""
@@ -79,9 +86,17 @@ class Followed:
         output = points_from_output(self.output.read_lines(final, limit), now)
         if output:
             store.add_metrics(self.experiment_id, output, "stdout")
+            self._tell(output)
         logged = points_from_json_lines(self.metrics_file.read_lines(final, limit), now)
         if logged:
             store.add_metrics(self.experiment_id, logged, "log")
+            self._tell(logged)
+
+    def _tell(self, rows: list[Row]) -> None:
+        if self.notify is not None and self.watched:
+            watched = [row for row in rows if row[0] in self.watched]
+            if watched:
+                self.notify(self.experiment_id, watched)
 
 
 @dataclass
@@ -92,6 +107,9 @@ class MetricsIngestor:
     clock: Callable[[], float] = time.time
     poll_s: float = POLL_S
     followed: dict[int, Followed] = field(default_factory=dict)
+    watched: frozenset[str] = frozenset()
+    """Metrics whose new values are told to `on_points` (early stopping, targets)."""
+    on_points: Callable[[int, list[Row]], None] | None = None
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -112,7 +130,12 @@ class MetricsIngestor:
         TensorBoard scalars under `artifacts` are read when it ends."""
         with self.lock:
             self.followed[experiment_id] = Followed(
-                experiment_id, Tail(log_path), Tail(metrics_path), artifacts
+                experiment_id,
+                Tail(log_path),
+                Tail(metrics_path),
+                artifacts,
+                notify=self.on_points,
+                watched=self.watched,
             )
 
     def finish(self, experiment_id: int, store: Store) -> None:

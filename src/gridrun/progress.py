@@ -147,7 +147,11 @@ class PlainReporter(Reporter):
         duration_s: float,
     ) -> None:
         self.done += 1
-        how = "" if state is State.SUCCEEDED else f" ({describe_exit(exit_code, signum)})"
+        how = (
+            ""
+            if state in (State.SUCCEEDED, State.PRUNED)
+            else f" ({describe_exit(exit_code, signum)})"
+        )
         self._line(
             f"{state.value:<9} {record.name} in {format_duration(duration_s)}{how} "
             f"[{self.done}/{self.total}]"

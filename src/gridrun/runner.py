@@ -12,10 +12,10 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridrun.backends.local import LocalBackend
-from gridrun.driver import DriveOptions, Outcome, RunDriver
+from gridrun.driver import DriveOptions, Outcome, Reported, RunDriver
 from gridrun.errors import UserError
 from gridrun.ingest import MetricsIngestor
 from gridrun.names import random_run_name
@@ -35,6 +35,11 @@ from gridrun.store.base import Store
 from gridrun.store.records import NewExperiment, NewRun, RunRecord, RunState, State
 from gridrun.sweep import Plan, SweepRequest
 from gridrun.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from gridrun.tuning.proposer import BayesianProposer
+    from gridrun.tuning.pruning import PruningRule
+    from gridrun.tuning.targets import Target
 
 RESUMABLE = (State.FAILED, State.STOPPED, State.LOST, State.QUEUED, State.PREEMPTED)
 
@@ -59,6 +64,13 @@ class RunOptions:
     isolate: bool = False
     isolate_subdir: str = ""
     """In an isolated run: the folder of the snapshot where experiments run."""
+    early_stop: str | None = None
+    """`median` or `asha`: stop losing experiments early, by --metric."""
+    max_time_s: float | None = None
+    stop_when: str | None = None
+    """A target such as `val_loss<0.1` that ends the sweep once met."""
+    command_prefix: list[str] = field(default_factory=list)
+    """For an adaptive strategy: what comes before the arguments it chooses."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -185,7 +197,13 @@ def drive_run(
     env[DRIVER_VARIABLE] = driver_marker(driver)
     watchdog = Watchdog(home, run.id, driver, min(options.grace_s, 30.0))
     events: queue.SimpleQueue = queue.SimpleQueue()
-    ingestor = MetricsIngestor(lambda: open_store(home))  # a thread: after the fork
+    proposer, pruner, target = build_tuning(store, run, options)
+    watched = frozenset(r.metric for r in (pruner, target) if r is not None)
+    ingestor = MetricsIngestor(  # a thread: after the fork
+        lambda: open_store(home),
+        watched=watched,
+        on_points=(lambda eid, rows: events.put(Reported(eid, rows))) if watched else None,
+    )
     try:
         run_driver = RunDriver(
             store=store,
@@ -201,6 +219,8 @@ def drive_run(
                 tuple(options.on_experiment_end),
                 options.auto_resume,
                 options.isolate_subdir if options.isolate else None,
+                options.max_time_s,
+                tuple(options.command_prefix),
             ),
             reporter=reporter,
             home=home,
@@ -208,6 +228,9 @@ def drive_run(
             on_started=watchdog.watch,
             on_ended=watchdog.unwatch,
             ingestor=ingestor,
+            proposer=proposer,
+            pruner=pruner,
+            target=target,
         )
         outcome = run_driver.drive()
     except BaseException:
@@ -217,6 +240,53 @@ def drive_run(
     ingestor.close()
     watchdog.close()
     return outcome
+
+
+def build_tuning(
+    store: Store, run: RunRecord, options: RunOptions
+) -> tuple[BayesianProposer | None, PruningRule | None, Target | None]:
+    """The proposer of an adaptive strategy, the early-stopping rule and the target of `run`,
+    each rebuilt from what the store holds (so that a resumed run goes on where it was)."""
+    proposer = pruner = target = None
+    if run.strategy == "bayesian" or options.early_stop:
+        from gridrun.results import Objective
+
+        if not options.metric:
+            raise UserError(f"run {run.name} has no --metric to optimize")
+        objective = Objective(options.metric, options.mode)
+        finished = [e for e in store.experiments(run.id) if e.state.final]
+        if run.strategy == "bayesian":
+            from gridrun.spec.space import SearchSpace
+            from gridrun.tuning.proposer import BayesianProposer
+
+            proposer = BayesianProposer(SearchSpace.from_args(run.script_args), objective, run.seed)
+            proposer.restore(
+                finished,
+                store.metric_summaries(run.id),
+                {
+                    e.id: (e.pruned_step, e.pruned_value)
+                    for e in finished
+                    if e.pruned_step is not None and e.pruned_value is not None
+                },
+            )
+        if options.early_stop:
+            from gridrun.tuning.pruning import make_rule
+
+            pruner = make_rule(options.early_stop, options.metric, options.mode)
+            history = store.metric_history([e.id for e in finished], options.metric)
+            for record in finished:
+                points = [
+                    (p.step if p.step is not None else float(n), p.value)
+                    for n, p in enumerate(history.get(record.id, []), start=1)
+                ]
+                if record.pruned_step is not None:
+                    points = [pt for pt in points if pt[0] <= record.pruned_step]
+                pruner.restore(record.id, points, record.state is State.SUCCEEDED)
+    if options.stop_when:
+        from gridrun.tuning.targets import Target
+
+        target = Target.parse(options.stop_when)
+    return proposer, pruner, target
 
 
 def detach_driver(store: Store, run: RunRecord, home: Path) -> int:

@@ -55,9 +55,14 @@ class Plan:
     strategy: str
     seed: int
     space: SearchSpace
-    grid: Grid
+    grid: Grid | None
+    """None for an adaptive strategy, whose values are chosen as experiments start."""
     selection: Selection
     prefix: tuple[str, ...]
+
+    @property
+    def adaptive(self) -> bool:
+        return self.grid is None
 
     @property
     def notices(self) -> tuple[str, ...]:
@@ -67,7 +72,11 @@ class Plan:
         return len(self.selection.indices)
 
     def experiment(self, position: int) -> Experiment:
-        """The experiment at `position` (0-based) in the run."""
+        """The experiment at `position` (0-based) in the run; for an adaptive strategy a
+        placeholder, without values or command until it starts."""
+        if self.grid is None:
+            name = experiment_name(self.run, position)
+            return Experiment(index=position, name=name, params={}, args=(), command=())
         combination = self.grid.combination(self.selection.indices[position])
         args = tuple(self.grid.args(combination))
         return Experiment(
@@ -109,9 +118,17 @@ def plan_sweep(request: SweepRequest, run: str, seed: int) -> Plan:
     check_seed(seed)
     strategy = get_strategy(request.strategy)
     space = SearchSpace.from_args(request.script_args, verbatim=not strategy.parses_values)
-    grid = space.realize(seed)
-    selection = strategy.select(grid.size, StrategySettings(seed, request.num_trials))
-    count = _count(selection, grid.size)
+    settings = StrategySettings(seed, request.num_trials)
+    if strategy.adaptive:
+        notices = strategy.check_space(space)
+        grid = None
+        selection = strategy.select(space.size, settings)
+        selection = Selection(selection.indices, (*notices, *selection.notices))
+        count = len(selection.indices)
+    else:
+        grid = space.realize(seed)
+        selection = strategy.select(grid.size, settings)
+        count = _count(selection, grid.size)
     if count > MAX_EXPERIMENTS:
         raise UserError(
             f"the sweep makes {count:,} experiments, more than the {MAX_EXPERIMENTS:,} a run "

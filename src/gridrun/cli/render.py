@@ -33,6 +33,8 @@ def write_dry_run_json(plan: Plan, stream: IO[str]) -> None:
         "seed": plan.seed,
         "num_experiments": len(plan),
     }
+    if plan.adaptive:
+        head["space"] = adaptive_space(plan)
     stream.write(json.dumps(head)[:-1] + ', "experiments": [')
     chunk: list[str] = []
     for position, experiment in enumerate(plan):
@@ -42,6 +44,52 @@ def write_dry_run_json(plan: Plan, stream: IO[str]) -> None:
             chunk.clear()
     stream.write("".join(chunk))
     stream.write("\n]}\n")
+
+
+def adaptive_space(plan: Plan) -> dict[str, dict[str, object]]:
+    """What an adaptive strategy searches, flag by flag (its values come as experiments start)."""
+    from dataclasses import asdict
+
+    from gridrun.tuning.dimensions import search_dimensions
+
+    described: dict[str, dict[str, object]] = {}
+    for dimension in search_dimensions(plan.space)[0]:
+        fields = asdict(dimension)
+        flag = fields.pop("flag")
+        if dimension.kind == "categorical":
+            described[flag] = {"kind": "categorical", "choices": list(dimension.choices)}
+        else:
+            keep = (
+                ("kind", "low", "high", "step")
+                if dimension.kind == "int"
+                else ("kind", "low", "high", "log")
+            )
+            described[flag] = {key: fields[key] for key in keep}
+    return described
+
+
+def print_adaptive_plan(plan: Plan, console: object) -> None:
+    """An adaptive plan: the space searched, since no values exist before experiments start."""
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for column in ("flag", "searched as", "values"):
+        table.add_column(column)
+    for flag, described in adaptive_space(plan).items():
+        if described["kind"] == "categorical":
+            values = ", ".join(str(c) for c in described["choices"])  # type: ignore[union-attr]
+        elif described["kind"] == "int":
+            values = f"{described['low']} … {described['high']} (step {described['step']})"
+        else:
+            scale = ", log scale" if described["log"] else ""
+            values = f"{described['low']:g} … {described['high']:g}{scale}"
+        table.add_row(flag, str(described["kind"]), values)
+    console.print(table)  # type: ignore[attr-defined]
+    console.print(  # type: ignore[attr-defined]
+        f"{len(plan):,} experiments; each one's values are proposed when it starts, from the "
+        "results so far (needs --metric NAME --mode min|max)"
+    )
+    console.print("[dim]run them: the same command without --dry_run[/dim]")  # type: ignore[attr-defined]
 
 
 def shown_command(experiment: Experiment) -> str:
@@ -75,6 +123,9 @@ def print_dry_run(plan: Plan, as_json: bool, stream: IO[str] | None = None) -> N
     console.print(f"strategy {plan.strategy} · seed {plan.seed} · {count:,} {noun}")
     if plan.prefix and plan.prefix[0] == sys.executable:
         console.print(f"[dim].py scripts run under {sys.executable}[/dim]", soft_wrap=True)
+    if plan.adaptive:
+        print_adaptive_plan(plan, console)
+        return
     flags = [flag.name for _, flag in plan.space.dimensions]
     table = Table(show_lines=False, header_style="bold")
     table.add_column("name", no_wrap=True)

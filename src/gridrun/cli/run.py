@@ -32,10 +32,10 @@ def make_reporter(as_json: bool) -> Any:
     "strategy",
     default="grid_search",
     show_default=True,
-    metavar="grid_search|random_search|none",
-    help="How to choose experiments from the sweep.",
+    metavar="grid_search|random_search|bayesian|none",
+    help="How to choose experiments (bayesian: Optuna's TPE, needs --metric).",
 )
-@option("num_trials", type=int, help="How many combinations random_search draws.")
+@option("num_trials", type=int, help="How many experiments random_search or bayesian runs.")
 @option("seed", type=int, help="Seed of every draw (random if not given; always recorded).")
 @option("name", metavar="NAME", help="The run's name (default: adjective-animal-NNN).")
 @option("max_parallel", type=int, help="At most N experiments at once [default: what fits].")
@@ -60,6 +60,15 @@ def make_reporter(as_json: bool) -> Any:
     default="min",
     show_default=True,
     help="Whether lower or higher --metric is better.",
+)
+@option(
+    "early_stop",
+    type=click.Choice(["median", "asha"]),
+    help="Stop experiments whose --metric falls behind along the way (median rule or ASHA).",
+)
+@option("max_time", metavar="DURATION", help="Wall-clock budget of the sweep, e.g. 2h.")
+@option(
+    "stop_when", metavar="TARGET", help='End the sweep once a value meets it, e.g. "val_loss<0.1".'
 )
 @option("config", metavar="FILE", help="Grid's run spec (YAML); options given here win.")
 @option(
@@ -93,6 +102,9 @@ def run_command(
     grace_period: str,
     metric: str | None,
     mode: str,
+    early_stop: str | None,
+    max_time: str | None,
+    stop_when: str | None,
     config: str | None,
     auto_resume: bool,
     isolate: bool,
@@ -119,6 +131,10 @@ def run_command(
 
     if retries < 0:
         raise UserError(f"--retries must be 0 or more, got {retries}")
+    if stop_when is not None:
+        from gridrun.tuning.targets import Target
+
+        stop_when = str(Target.parse(stop_when))
     start_actions: list[str] = []
     end_actions: list[str] = []
     environment: dict[str, str] = {}
@@ -153,6 +169,9 @@ def run_command(
         on_experiment_end=end_actions,
         auto_resume=auto_resume,
         isolate=isolate,
+        early_stop=early_stop,
+        max_time_s=parse_duration_s(max_time, "--max_time") if max_time else None,
+        stop_when=stop_when,
     )
     Request(options.cpus, options.gpus, options.memory_gb)  # validates
     request = SweepRequest(script, tuple(script_args), strategy, num_trials, seed, python)
@@ -160,6 +179,13 @@ def run_command(
     plan = plan_sweep(request, run_name, seed if seed is not None else draw_seed())
     for notice in plan.notices:
         warn(notice)
+    if (plan.adaptive or early_stop) and not metric:
+        what = f"--strategy {plan.strategy}" if plan.adaptive else f"--early_stop {early_stop}"
+        raise UserError(f"{what} needs --metric NAME (and --mode min|max): what to optimize")
+    if plan.adaptive:
+        from dataclasses import replace
+
+        options = replace(options, command_prefix=list(plan.prefix))
     if dry_run:
         from gridrun.cli.render import print_dry_run
 

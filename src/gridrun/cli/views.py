@@ -28,6 +28,7 @@ STATE_STYLES = {
     "stopped": "magenta",
     "lost": "red",
     "preempted": "blue",
+    "pruned": "cyan",
 }
 
 
@@ -85,6 +86,8 @@ def experiment_json(
         "exit_code": record.exit_code,
         "signal": record.signal,
         "reason": record.reason,
+        "pruned_step": record.pruned_step,
+        "pruned_value": record.pruned_value,
         "attempts": record.attempts,
         "retries": record.retries,
         "started_at": iso(record.started_at),
@@ -206,7 +209,9 @@ def experiments_table(
         table.add_column("retries", justify="right")
     for record in experiments:
         exit_text = describe_exit(record.exit_code, record.signal).replace("exit code ", "")
-        if record.reason and record.state is not State.SUCCEEDED:
+        if record.state is State.PRUNED and record.pruned_step is not None:
+            exit_text = f"pruned at step {record.pruned_step:g}"
+        elif record.reason and record.state is not State.SUCCEEDED:
             exit_text = f"{exit_text} ({record.reason})" if exit_text else record.reason
         values = summaries.get(record.id, {})
         name = record.name
@@ -274,6 +279,11 @@ def experiment_lines(
         ("duration", format_duration(record.duration_s(now))),
         ("exit", describe_exit(record.exit_code, record.signal)),
         ("reason", record.reason or ""),
+        *(
+            [("pruned at", f"step {record.pruned_step:g}: {record.pruned_value}")]
+            if record.pruned_step is not None
+            else []
+        ),
         ("attempts", str(record.attempts)),
         ("gpus", record.gpus or ""),
         ("pid", str(record.pid or "")),

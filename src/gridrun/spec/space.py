@@ -146,6 +146,24 @@ class SearchSpace:
         """Each swept flag and its domain, in words (what a run records of its space)."""
         return {flag.name: flag.domain.describe() for _, flag in self.dimensions if flag.domain}
 
+    def params(self, combination: Sequence[str]) -> dict[str, str]:
+        """The swept flags and their values, e.g. `{"--lr": "0.1"}` (one value per dimension,
+        in command-line order)."""
+        return {
+            flag.name: value for (_, flag), value in zip(self.dimensions, combination, strict=True)
+        }
+
+    def args(self, combination: Sequence[str]) -> list[str]:
+        """The script's whole argument list with these values of the swept flags."""
+        chosen = {
+            position: value
+            for (position, _), value in zip(self.dimensions, combination, strict=True)
+        }
+        rendered: list[str] = []
+        for position, argument in enumerate(self.arguments):
+            rendered.extend(argument.render(chosen.get(position)))
+        return rendered
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -175,18 +193,8 @@ class Grid:
 
     def params(self, combination: tuple[str, ...]) -> dict[str, str]:
         """The swept flags and their values, e.g. `{"--lr": "0.1"}`."""
-        return {
-            flag.name: value
-            for (_, flag), value in zip(self.space.dimensions, combination, strict=True)
-        }
+        return self.space.params(combination)
 
     def args(self, combination: tuple[str, ...]) -> list[str]:
         """The script's whole argument list for one combination."""
-        chosen = {
-            position: value
-            for (position, _), value in zip(self.space.dimensions, combination, strict=True)
-        }
-        rendered: list[str] = []
-        for position, argument in enumerate(self.space.arguments):
-            rendered.extend(argument.render(chosen.get(position)))
-        return rendered
+        return self.space.args(combination)

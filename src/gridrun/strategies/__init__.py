@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from gridrun.errors import UserError
 from gridrun.strategies.base import Selection, Strategy, StrategySettings
+from gridrun.strategies.bayesian import BayesianSearch
 from gridrun.strategies.grid import GridSearch
 from gridrun.strategies.none import NoSearch
 from gridrun.strategies.random import RandomSearch
 
 STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (GridSearch, RandomSearch, NoSearch)
+    cls.name: cls for cls in (GridSearch, RandomSearch, BayesianSearch, NoSearch)
 }
 
 

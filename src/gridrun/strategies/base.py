@@ -10,7 +10,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from gridrun.spec.space import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,13 @@ class Strategy(ABC):
 
     name: ClassVar[str]
     parses_values: ClassVar[bool] = True
+    adaptive: ClassVar[bool] = False
+    """An adaptive strategy chooses each experiment's values when it starts, from the results
+    so far: the run records placeholders (no values yet) that the driver fills in."""
+
+    def check_space(self, space: SearchSpace) -> tuple[str, ...]:
+        """Raise `UserError` if the strategy cannot search `space`; return notices."""
+        return ()
 
     @abstractmethod
     def select(self, grid_size: int, settings: StrategySettings) -> Selection:
