@@ -308,8 +308,6 @@ class RunDriver:
         self.scheduler.release(running.allocation)
         if running.stop_reason is not None:  # what is left of its group ignored SIGTERM
             self.backend.kill(running.handle)
-        if running.handle.pid:
-            self.on_ended(running.handle.pid)
         record = running.record
         now = event.ended_at if event.ended_at is not None else self.clock()
         code = event.returncode
@@ -328,6 +326,8 @@ class RunDriver:
             # Its files are its own: safe before the bookkeeping. (An adaptive strategy
             # waits: its next proposal learns from this result.)
             self._launch_what_fits()
+        if running.handle.pid:
+            self.on_ended(running.handle.pid)
         if self.ingestor is not None:  # every metric is recorded before the final state
             try:
                 self.ingestor.finish(record.id, self.store)

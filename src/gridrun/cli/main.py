@@ -9,16 +9,11 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import click
 
 from gridrun._version import __version__
-from gridrun.cli.artifacts import artifacts_command
-from gridrun.cli.inspect import history_command, logs_command, status_command
-from gridrun.cli.manage import delete_command, stop_command
-from gridrun.cli.results import best_command, export_command
-from gridrun.cli.run import drive_command, resume_command, run_command
-from gridrun.cli.view import view_command
 from gridrun.errors import GridrunError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -44,7 +39,44 @@ def debug_requested() -> bool:
     return _debug or os.environ.get("GRIDRUN_DEBUG", "") not in ("", "0")
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+COMMANDS = {
+    "run": "gridrun.cli.run:run_command",
+    "status": "gridrun.cli.inspect:status_command",
+    "history": "gridrun.cli.inspect:history_command",
+    "logs": "gridrun.cli.inspect:logs_command",
+    "stop": "gridrun.cli.manage:stop_command",
+    "delete": "gridrun.cli.manage:delete_command",
+    "resume": "gridrun.cli.run:resume_command",
+    "best": "gridrun.cli.results:best_command",
+    "export": "gridrun.cli.results:export_command",
+    "artifacts": "gridrun.cli.artifacts:artifacts_command",
+    "view": "gridrun.cli.view:view_command",
+    "_drive": "gridrun.cli.run:drive_command",
+}
+"""Each command and where it lives: a module is imported only when its command runs (or
+`--help` lists them), so that `grid run` starts its first experiment sooner."""
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use (click's documented pattern)."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *self.lazy_commands]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands:
+            import importlib
+
+            module_name, attribute = self.lazy_commands[cmd_name].split(":")
+            return getattr(importlib.import_module(module_name), attribute)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--output",
     "-o",
@@ -79,23 +111,6 @@ def version_command(settings: CliSettings) -> None:
         click.echo(json.dumps({"version": __version__, "python": sys.version.split()[0]}))
     else:
         click.echo(f"gridrun {__version__}")
-
-
-for command in (
-    run_command,
-    status_command,
-    history_command,
-    logs_command,
-    stop_command,
-    delete_command,
-    resume_command,
-    best_command,
-    export_command,
-    artifacts_command,
-    view_command,
-    drive_command,
-):
-    cli.add_command(command)
 
 
 def report_error(message: str) -> None:
