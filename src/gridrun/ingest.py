@@ -81,13 +81,17 @@ class Followed:
 
     def ingest(self, store: Store, now: float, final: bool, limit: int = -1) -> None:
         """Record the metrics of the lines written since the last call."""
+        lines = self.output.read_lines(final, limit)
+        json_lines = self.metrics_file.read_lines(final, limit)
+        if not lines and not json_lines:
+            return
         from gridrun.metrics import points_from_json_lines, points_from_output
 
-        output = points_from_output(self.output.read_lines(final, limit), now)
+        output = points_from_output(lines, now)
         if output:
             store.add_metrics(self.experiment_id, output, "stdout")
             self._tell(output)
-        logged = points_from_json_lines(self.metrics_file.read_lines(final, limit), now)
+        logged = points_from_json_lines(json_lines, now)
         if logged:
             store.add_metrics(self.experiment_id, logged, "log")
             self._tell(logged)
