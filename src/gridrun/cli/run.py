@@ -335,7 +335,7 @@ def resume_command(settings: Any, run_name: str, detach: bool) -> None:
     from gridrun.cli.resolve import resolve_run
     from gridrun.paths import gridrun_home
     from gridrun.runner import detach_driver, prepare_resume
-    from gridrun.store import RunState, open_store
+    from gridrun.store import RunState, State, open_store
 
     home = gridrun_home()
     store = open_store(home)
@@ -346,7 +346,8 @@ def resume_command(settings: Any, run_name: str, detach: bool) -> None:
         if settings.json:
             click.echo(json.dumps({"run": run.name, "resumed": 0}))
         else:
-            click.echo(f"run {run.name}: every experiment succeeded; nothing to resume")
+            ended = "succeeded or was pruned" if run.count(State.PRUNED) else "succeeded"
+            click.echo(f"run {run.name}: every experiment {ended}; nothing to resume")
         return
     run = store.get_run_by_id(run.id)
     if detach:
