@@ -1,5 +1,6 @@
-"""The dashboard's web app: one page, a read-only JSON API, and Plotly.js from the `plotly`
-package (no CDN: it works offline).
+"""The dashboard's web app: one page (its own scripts; Plotly.js from the `plotly` package for
+the metric curves alone, loaded when they are asked for: no CDN, it works offline) and a
+read-only JSON API.
 
 Every route is a GET that reads the store or a log file; the only write is the one every
 reader makes: a run whose driver died is recorded as lost. Runs and
