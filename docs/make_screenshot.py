@@ -12,7 +12,8 @@ compares them, the worst one clicked so that its log shows. The whole page is sa
 The page reloads an open run every 5 s; once it has loaded, that timer is turned off, so that
 nothing is re-drawn while the picture is taken.
 
-Needs gridrun with its dashboard packages (starlette, uvicorn, plotly) and Playwright.
+Needs gridrun with its dashboard packages (starlette, uvicorn, and plotly for the curves) and
+Playwright.
 """
 
 from __future__ import annotations
@@ -116,8 +117,10 @@ def serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
 
 def pick(run: dict) -> tuple[str, str]:
     """The best experiment (lowest val_loss) and the worst: the two curves to compare."""
-    ranked = sorted(run["experiments"], key=lambda e: e["metrics"]["val_loss"]["last"])
-    return ranked[0]["name"], ranked[-1]["name"]
+    name, metrics = run["columns"].index("name"), run["columns"].index("metrics")
+    val_loss = run["metrics"].index("val_loss")
+    ranked = sorted(run["experiments"], key=lambda row: row[metrics][val_loss])
+    return ranked[0][name], ranked[-1][name]
 
 
 def screenshot(base: str, run: str, out: Path) -> None:
@@ -135,7 +138,7 @@ def screenshot(base: str, run: str, out: Path) -> None:
                 f"document.querySelectorAll('{ROW}').length === {EXPERIMENTS}",
                 timeout=TIMEOUT_MS,
             )
-            page.wait_for_selector("#parcoords svg.main-svg", timeout=TIMEOUT_MS)
+            page.wait_for_selector("#parcoords[data-drawn]", timeout=TIMEOUT_MS)
             # no more reloads every 5 s: nothing is re-drawn while the picture is taken
             page.evaluate("() => { window.schedule = () => {}; clearTimeout(timer); }")
             page.click("#experiments-table th[data-key='m:val_loss']")  # sort: best first
@@ -156,7 +159,7 @@ def screenshot(base: str, run: str, out: Path) -> None:
             )
             page.mouse.move(0, 0)
             page.evaluate("() => { document.querySelector('.table-wrap').scrollTop = 0; }")
-            # let Plotly finish its drawing: two animation frames, then a moment
+            # let Plotly finish drawing the curves: two animation frames, then a moment
             page.evaluate(
                 "() => new Promise((done) => requestAnimationFrame(() => "
                 "requestAnimationFrame(() => setTimeout(done, 500))))"
@@ -179,7 +182,9 @@ def check_page(page, best: str, worst: str) -> None:
           ticked: [...document.querySelectorAll("{ROW} input.pick")].filter((b) => b.checked)
             .map((b) => b.closest("tr").dataset.name),
           curves: [...document.querySelectorAll("#curves .legendtext")].map((t) => t.textContent),
-          dims: document.getElementById("parcoords").data[0].dimensions.length,
+          axes: document.querySelectorAll("#parcoords .pc-axis").length,
+          lines: Number(document.getElementById("parcoords").dataset.lines),
+          bestLine: document.getElementById("parcoords").dataset.best,
         }})"""
     )
     wanted = {
@@ -188,7 +193,9 @@ def check_page(page, best: str, worst: str) -> None:
         "selected": [worst],
         "ticked": [best, worst],
         "curves": [best, worst],
-        "dims": 4,
+        "axes": 4,
+        "lines": EXPERIMENTS,
+        "bestLine": best,
     }
     for key, value in wanted.items():
         got = facts[key]

@@ -85,7 +85,9 @@ sys.exit(3 if args.fail else 0)
 # The swept values of the run `sweep`, and each experiment's last loss (lr * layers / 3).
 SWEEP_LR = ["0.3", "0.1", "0.2"]
 SWEEP_LAYERS = ["1", "5"]
-RUNS = ["sweep", "mixed", "allfail", "hostile", "biglog", "utf8log"]
+# The run `wide`: learning rates over four decades (a log axis), and a text flag.
+WIDE_LR = ["0.0001", "0.01", "1"]
+RUNS = ["sweep", "mixed", "allfail", "hostile", "biglog", "utf8log", "wide"]
 
 
 class Dashboard:
@@ -163,6 +165,8 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         "utf8log": ["train.py", "--epochs", "0", "--utf8_at", str(LOG_PIECE_BYTES - 1)],
         "hostile": ["train.py", "--tag", repr(HOSTILE).replace('"', "'")],
         "biglog": ["train.py", "--big", str(LOG_PIECE_BYTES * 2 + 1000)],
+        "wide": ["--metric", "acc", "--mode", "max", "train.py",
+                 "--lr", f"[{', '.join(WIDE_LR)}]", "--tag", "[a, b]"],
     }  # fmt: skip
     started = {
         name: subprocess.Popen(
@@ -407,32 +411,307 @@ def test_text_filter(page: Page, dashboard: Dashboard) -> None:
 # ------------------------------------------------------------------------ plots
 
 
-def test_parcoords_and_curves_render_and_picking_adds_a_trace(
+def wait_drawn(page: Page, after: int = 0) -> int:
+    """Wait until the parallel coordinates have been drawn (again, if `after` counts an earlier
+    drawing) and painted; return the count of drawings the page has made."""
+    plot = page.locator("#parcoords[data-drawn]")
+    expect(plot).to_be_attached()
+    page.wait_for_function(
+        f"Number(document.getElementById('parcoords').dataset.drawn) > {after}", timeout=WAIT_MS
+    )
+    return int(plot.get_attribute("data-drawn") or 0)
+
+
+def axis_labels(page: Page) -> list[str]:
+    return page.locator("#parcoords .pc-axis .pc-label").all_text_contents()
+
+
+def tick_labels(page: Page, key: str) -> list[str]:
+    selector = f'#parcoords .pc-axis[data-key="{key}"] .pc-tick-label'
+    return page.locator(selector).all_text_contents()
+
+
+# The canvas' colour under line `name`, a fraction f of the way from axis k to axis k + 1 (its
+# pixels are CSS pixels times devicePixelRatio), and where that is in CSS pixels of the page.
+PIXEL_JS = """([name, k, f]) => {
+  const target = document.getElementById("parcoords");
+  const pc = target.parcoords, i = pc.names.indexOf(name);
+  const x = pc.xs[k] + (pc.xs[k + 1] - pc.xs[k]) * f;
+  const y = pc.ys[i * pc.axes + k] + (pc.ys[i * pc.axes + k + 1] - pc.ys[i * pc.axes + k]) * f;
+  const canvas = target.querySelector("canvas.pc-lines"), ratio = window.devicePixelRatio;
+  const rgba = canvas.getContext("2d")
+    .getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
+  const box = canvas.getBoundingClientRect();
+  return { rgba: [...rgba], x: box.left + x, y: box.top + y };
+}"""
+
+
+def test_parcoords_draws_every_experiment_with_an_axis_per_param_and_the_metric(
+    browser: Browser, dashboard: Dashboard
+) -> None:
+    # A page of its own, at devicePixelRatio 2: the canvas must be drawn at that resolution.
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=2)
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{dashboard.url}/#/run/sweep")
+        wait_drawn(page)
+        plot = page.locator("#parcoords")
+        assert axis_labels(page) == ["--lr", "--layers", "loss"]
+        assert plot.get_attribute("data-lines") == "6"
+        assert plot.get_attribute("data-selected") == "6"
+        assert plot.get_attribute("data-best") == "sweep-exp2"  # lr 0.1 x 1 layer: least loss
+        scales = page.locator("#parcoords .pc-axis").evaluate_all(
+            "(axes) => axes.map((a) => a.dataset.scale)"
+        )
+        assert scales == ["linear", "linear", "linear"]
+        # a few values: each named, bottom up
+        assert tick_labels(page, "p:--layers") == SWEEP_LAYERS
+        assert tick_labels(page, "p:--lr") == sorted(SWEEP_LR)
+        losses = sorted(float(lr) * int(la) / 3 for lr in SWEEP_LR for la in SWEEP_LAYERS)
+        loss_ticks = [float(t) for t in tick_labels(page, "m:loss")]
+        assert loss_ticks == pytest.approx(losses, rel=1e-3)
+        expect(page.locator("#pc-legend")).to_contain_text("the best in red: sweep-exp2")
+
+        # The canvas holds devicePixelRatio pixels per CSS pixel, and the lines are on it:
+        # the best one in red, the others in the colours of the scale.
+        size = page.evaluate(
+            "() => { const c = document.querySelector('#parcoords canvas.pc-lines');"
+            " return [c.width, c.height, c.getBoundingClientRect().width,"
+            " c.getBoundingClientRect().height]; }"
+        )
+        assert size[0] == 2 * round(size[2]) and size[1] == 2 * round(size[3]), size
+        best = page.evaluate(PIXEL_JS, ["sweep-exp2", 0, 0.5])["rgba"]
+        assert best[0] > 180 and best[1] < 80 and best[2] < 80 and best[3] == 255, best
+        for name in ("sweep-exp1", "sweep-exp4"):  # the worst (lr 0.3 x 5) and another
+            other = page.evaluate(PIXEL_JS, [name, 1, 0.5])["rgba"]
+            assert other[3] > 0 and not (other[0] > 180 and other[1] < 80), (name, other)
+
+        # A narrower window: the plot is drawn again to its panel's new width.
+        drawn = int(plot.get_attribute("data-drawn") or 0)
+        wide = int(plot.get_attribute("data-width") or 0)
+        page.set_viewport_size({"width": 1000, "height": 1000})
+        wait_drawn(page, drawn)
+        narrow = int(plot.get_attribute("data-width") or 0)
+        assert 0 < narrow < wide - 100, (narrow, wide)
+        assert (
+            page.evaluate("document.querySelector('#parcoords canvas.pc-lines').width")
+            == 2 * narrow
+        )
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_parcoords_log_axes_text_axes_and_another_metric(page: Page, dashboard: Dashboard) -> None:
+    open_run(page, dashboard, "wide")
+    drawn = wait_drawn(page)
+    assert axis_labels(page) == ["--lr", "--tag", "acc"]
+    lr = page.locator('#parcoords .pc-axis[data-key="p:--lr"]')
+    expect(lr).to_have_attribute("data-scale", "log")  # 1e-4 to 1: four decades
+    assert tick_labels(page, "p:--lr") == WIDE_LR
+    expect(lr.locator(".pc-scale")).to_have_text("log")
+    tag = page.locator('#parcoords .pc-axis[data-key="p:--tag"]')
+    expect(tag).to_have_attribute("data-scale", "category")
+    assert tick_labels(page, "p:--tag") == ["a", "b"]  # evenly spaced, in the sweep's order
+    ys = [float(y) for y in tag.locator(".pc-tick").evaluate_all(
+        "(ticks) => ticks.map((t) => t.getAttribute('y1'))")]  # fmt: skip
+    assert len(ys) == 2 and ys[0] > ys[1]  # the first at the bottom
+    # ranked by acc, highest first: the smallest learning rate (tag a and b tie: the first)
+    expect(page.locator("#parcoords")).to_have_attribute("data-best", "wide-exp0")
+    expect(page.locator("#pc-legend")).to_contain_text("higher is better")
+
+    page.locator("#metric-select").select_option("loss")
+    wait_drawn(page, drawn)
+    assert axis_labels(page) == ["--lr", "--tag", "loss"]
+    metric = page.locator('#parcoords .pc-axis[data-key="m:loss"]')
+    expect(metric).to_have_attribute("data-scale", "log")  # lr / 3: four decades too
+    expect(page.locator("#parcoords")).to_have_attribute("data-lines", "6")
+    expect(page.locator("#pc-legend")).to_contain_text("lower is better")
+
+    # brushes on a text axis (the categories in the range) and on a log axis
+    rows = page.locator("#experiments-table tbody tr.experiment-row")
+    drag_on_axis(page, "p:--tag", 0.6, 1.1)
+    expect(rows).to_have_count(3)
+    assert column(page, "p:--tag") == ["b", "b", "b"]
+    drag_on_axis(page, "p:--lr", 0.6, 1.1)  # 10^-1.6 and up: lr 1 alone
+    expect(rows).to_have_count(1)
+    assert column(page, "name") == ["wide-exp5"]
+    page.locator("#pc-clear").click()
+    expect(rows).to_have_count(6)
+    assert_clean(page)
+
+
+def test_parcoords_scales(page: Page) -> None:
+    # parcoords.js' scales, on values no sweep above has: many numbers, spans, texts
+    scale = page.evaluate(
+        """(cases) => cases.map((values) => {
+             const s = pcScale(values);
+             return { kind: s.kind, ticks: s.ticks.map((t) => [t.text, t.t]) };
+           })""",
+        [
+            [str(i / 10) for i in range(0, 101)],  # 0 to 10: round ticks and both ends
+            [10 ** (i / 10 - 3) for i in range(0, 61)],  # 1e-3 to 1e3: decades
+            [1, 5, 90],  # two decades, but 1 to 90 only: linear
+            [-1, 10, 1000],  # not all positive: linear
+            ["7", "x", "7", None, "y"],  # a text among numbers: categories, none as such
+            [3, 3, 3],  # one value: in the middle
+        ],
+    )
+    kinds = [case["kind"] for case in scale]
+    assert kinds == ["linear", "log", "linear", "linear", "category", "linear"]
+    assert [t[0] for t in scale[0]["ticks"]] == ["0", "2", "4", "6", "8", "10"]
+    assert [t[0] for t in scale[1]["ticks"]] == ["0.001", "0.01", "0.1", "1", "10", "100", "1000"]
+    assert [t[1] for t in scale[1]["ticks"]] == pytest.approx([i / 6 for i in range(7)])
+    assert [t[0] for t in scale[2]["ticks"]] == ["1", "5", "90"]
+    assert [t[0] for t in scale[4]["ticks"]] == ["7", "x", "(none)", "y"]
+    assert [t[1] for t in scale[4]["ticks"]] == pytest.approx([0, 1 / 3, 2 / 3, 1])
+    assert scale[5]["ticks"] == [["3", 0.5]]
+
+
+def drag_on_axis(page: Page, key: str, t0: float, t1: float) -> None:
+    """Drag along axis `key` from t0 to t1 (0: its bottom, 1: its top; beyond: past its end)."""
+    box = page.locator(f'#parcoords .pc-axis[data-key="{key}"] .pc-domain').bounding_box()
+    assert box is not None
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + (1 - t0) * box["height"])
+    page.mouse.down()
+    page.mouse.move(x, box["y"] + (1 - (t0 + t1) / 2) * box["height"], steps=3)
+    page.mouse.move(x, box["y"] + (1 - t1) * box["height"], steps=3)
+    page.mouse.up()
+
+
+def click_on_axis(page: Page, key: str) -> None:
+    box = page.locator(f'#parcoords .pc-axis[data-key="{key}"] .pc-domain').bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def test_brushing_axes_filters_the_plot_and_the_table(page: Page, dashboard: Dashboard) -> None:
+    open_run(page, dashboard, "sweep")
+    drawn = wait_drawn(page)
+    plot = page.locator("#parcoords")
+    rows = page.locator("#experiments-table tbody tr.experiment-row")
+    clear = page.locator("#pc-clear")
+    expect(clear).to_be_hidden()
+
+    # --lr runs 0.1 (bottom) to 0.3 (top): the top quarter holds 0.3 alone
+    drag_on_axis(page, "p:--lr", 0.75, 1.1)
+    drawn = wait_drawn(page, drawn)
+    expect(rows).to_have_count(2)
+    assert column(page, "p:--lr") == ["0.3", "0.3"]
+    expect(plot).to_have_attribute("data-selected", "2")
+    expect(plot).to_have_attribute("data-lines", "6")  # the others are drawn, in grey
+    expect(page.locator('#parcoords .pc-axis[data-key="p:--lr"] .pc-brush')).to_be_visible()
+    expect(page.locator("#row-count")).to_have_text("2 shown (in the ranges selected on the plot)")
+    expect(page.locator("#pc-legend")).to_contain_text("2 in the selected ranges")
+    expect(clear).to_be_visible()
+    # outside the brush: grey; in it: the colours of the scale
+    grey = page.evaluate(PIXEL_JS, ["sweep-exp2", 0, 0.5])["rgba"]
+    assert grey[3] > 0 and min(grey[:3]) > 180 and max(grey[:3]) - min(grey[:3]) < 24, grey
+
+    # and --layers 5 (the top half): one experiment in both
+    drag_on_axis(page, "p:--layers", 0.6, 1.05)
+    drawn = wait_drawn(page, drawn)
+    expect(rows).to_have_count(1)
+    assert column(page, "name") == ["sweep-exp1"]
+    expect(plot).to_have_attribute("data-selected", "1")
+
+    # the page's own refresh keeps the selection
+    page.evaluate("route()")
+    drawn = wait_drawn(page, drawn)
+    expect(rows).to_have_count(1)
+
+    # a click on an axis clears its brush: --layers 5 alone is left
+    click_on_axis(page, "p:--lr")
+    drawn = wait_drawn(page, drawn)
+    expect(rows).to_have_count(3)
+    assert column(page, "p:--layers") == ["5", "5", "5"]
+    expect(page.locator('#parcoords .pc-axis[data-key="p:--lr"] .pc-brush')).to_be_hidden()
+
+    # a brush on the metric's axis: the least loss (1/30, at the bottom; the next is 1/15)
+    drag_on_axis(page, "m:loss", 0.05, -0.1)
+    drawn = wait_drawn(page, drawn)
+    expect(rows).to_have_count(0)  # none has 5 layers and so little loss
+    click_on_axis(page, "p:--layers")
+    drawn = wait_drawn(page, drawn)
+    expect(rows).to_have_count(1)
+    assert column(page, "name") == ["sweep-exp2"]
+
+    clear.click()
+    wait_drawn(page, drawn)
+    expect(rows).to_have_count(6)
+    expect(plot).to_have_attribute("data-selected", "6")
+    expect(clear).to_be_hidden()
+    expect(page.locator("#row-count")).to_have_text("6 shown")
+    assert_clean(page)
+
+
+def test_hovering_a_line_names_it_and_clicking_opens_its_log(
     page: Page, dashboard: Dashboard
 ) -> None:
     open_run(page, dashboard, "sweep")
-    expect(page.locator("#parcoords.js-plotly-plot")).to_be_attached()
-    expect(page.locator("#parcoords svg").first).to_be_attached()
-    expect(page.locator("#curves.js-plotly-plot")).to_be_attached()
-    traces = page.locator("#curves .scatterlayer .trace")
-    # Nothing picked: the best experiment's curve (the run ranks by loss, min).
-    expect(traces).to_have_count(1)
-    expect(row(page, "sweep-exp2")).to_have_class("experiment-row best")
+    wait_drawn(page)
+    tip = page.locator("#parcoords .pc-tip")
+    expect(tip).to_be_hidden()
+    # a quarter of the way from --lr to --layers, where no other line is near
+    where = page.evaluate(PIXEL_JS, ["sweep-exp3", 0, 0.25])  # lr 0.1, 5 layers
+    page.mouse.move(where["x"], where["y"])
+    expect(tip).to_be_visible()
+    expect(tip).to_have_attribute("data-name", "sweep-exp3")
+    expect(tip).to_contain_text("sweep-exp3")
+    expect(tip).to_contain_text("--lr: 0.1")
+    expect(tip).to_contain_text("--layers: 5")
+    page.mouse.click(where["x"], where["y"])
+    expect(page.locator("#log-title")).to_have_text("log: sweep-exp3")
+    expect(page.locator("pre#log")).to_contain_text("epoch=2 loss=")
 
-    row(page, "sweep-exp0").locator("input.pick").check()
-    expect(traces).to_have_count(1)
-    row(page, "sweep-exp5").locator("input.pick").check()
-    expect(traces).to_have_count(2)
-    row(page, "sweep-exp3").locator("input.pick").check()
-    expect(traces).to_have_count(3)
-    names = page.evaluate("document.getElementById('curves').data.map((t) => t.name)")
-    assert sorted(names) == ["sweep-exp0", "sweep-exp3", "sweep-exp5"]
-    points = page.evaluate("document.getElementById('curves').data.map((t) => t.x.length)")
-    assert points == [3, 3, 3]
-
-    row(page, "sweep-exp5").locator("input.pick").uncheck()
-    expect(traces).to_have_count(2)
+    best = page.evaluate(PIXEL_JS, ["sweep-exp2", 0, 0.25])
+    page.mouse.move(best["x"], best["y"])
+    expect(tip).to_contain_text("sweep-exp2 (best)")
+    page.mouse.move(5, 5)  # off the plot
+    expect(tip).to_be_hidden()
     assert_clean(page)
+
+
+def test_run_page_draws_without_plotly_and_loads_it_for_curves(
+    browser: Browser, dashboard: Dashboard
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(f"{dashboard.url}/#/run/sweep")
+        wait_drawn(page)
+        expect(page.locator("#experiments-table tbody tr.experiment-row")).to_have_count(6)
+        curves = page.locator("#curves")
+        expect(curves).to_contain_text("tick experiments")
+        assert not any(url.endswith("/plotly.min.js") for url in requested), requested
+        assert page.evaluate("typeof window.Plotly") == "undefined"
+
+        # One click shows the best experiment's curve (and ticks it); Plotly.js loads then.
+        page.locator("#show-best").click()
+        traces = page.locator("#curves .scatterlayer .trace")
+        expect(traces).to_have_count(1)
+        expect(row(page, "sweep-exp2").locator("input.pick")).to_be_checked()
+        assert any(url.endswith("/plotly.min.js") for url in requested)
+
+        row(page, "sweep-exp0").locator("input.pick").check()
+        expect(traces).to_have_count(2)
+        row(page, "sweep-exp5").locator("input.pick").check()
+        expect(traces).to_have_count(3)
+        names = page.evaluate("document.getElementById('curves').data.map((t) => t.name)")
+        assert sorted(names) == ["sweep-exp0", "sweep-exp2", "sweep-exp5"]
+        points = page.evaluate("document.getElementById('curves').data.map((t) => t.x.length)")
+        assert points == [3, 3, 3]
+        row(page, "sweep-exp5").locator("input.pick").uncheck()
+        expect(traces).to_have_count(2)
+    finally:
+        context.close()
 
 
 def test_curves_come_back_after_unticking_everything(page: Page, dashboard: Dashboard) -> None:
@@ -527,10 +806,18 @@ def test_hostile_values_render_as_text(page: Page, dashboard: Dashboard) -> None
     expect(page.locator("pre#log")).to_contain_text(f"tag is {HOSTILE[1]}")
     assert page.locator("pre#log img").count() == 0
     expect(page.locator("#run-meta")).to_contain_text(HOSTILE[0])
-    # The parallel coordinates label the text values with them, as text too.
-    for value in HOSTILE:
-        expect(page.locator("#parcoords text", has_text=value).first).to_be_attached()
+    # The parallel coordinates name the text values on their axis' ticks, as text too, and
+    # in the tooltip of a line.
+    wait_drawn(page)
+    assert tick_labels(page, "p:--tag") == HOSTILE
     assert page.locator("#parcoords img").count() == 0
+    assert page.locator("#parcoords script").count() == 0
+    where = page.evaluate(PIXEL_JS, ["hostile-exp0", 0, 0.25])
+    page.mouse.move(where["x"], where["y"])
+    expect(page.locator("#parcoords .pc-tip")).to_contain_text(f"--tag: {HOSTILE[0]}")
+    assert page.locator("#parcoords .pc-tip *").evaluate_all(
+        "(nodes) => nodes.map((n) => n.tagName)"
+    ) == ["B", "DIV", "DIV"]
     page.wait_for_timeout(300)  # a dialog would have fired by now
     assert_clean(page)
 
@@ -565,6 +852,37 @@ def test_api_is_read_only(dashboard: Dashboard) -> None:
     runs = dashboard.api("/api/runs")["runs"]
     assert set(RUNS) <= {r["name"] for r in runs}
     assert len(dashboard.api("/api/runs/sweep")["experiments"]) == 6
+
+
+def test_run_api_answers_compact_rows(dashboard: Dashboard) -> None:
+    data = dashboard.api("/api/runs/sweep")
+    assert data["name"] == "sweep" and data["counts"]["succeeded"] == 6
+    assert data["options"]["metric"] == "loss"
+    assert data["params"] == ["--lr", "--layers"]
+    assert data["metrics"] == ["acc", "loss"]
+    assert data["columns"] == [
+        "name", "state", "exit_code", "signal", "duration_s", "params", "metrics"
+    ]  # fmt: skip
+    rows = data["experiments"]
+    assert [r[0] for r in rows] == [f"sweep-exp{i}" for i in range(6)]
+    expected = [(lr, layers) for lr in SWEEP_LR for layers in SWEEP_LAYERS]
+    for (name, state, exit_code, signal, duration, params, metrics), (lr, layers) in zip(
+        rows, expected, strict=True
+    ):
+        assert (state, exit_code, signal) == ("succeeded", 0, None), name
+        assert isinstance(duration, float) and duration >= 0
+        assert params == [lr, layers]
+        acc, loss = metrics
+        assert loss == pytest.approx(float(lr) * int(layers) / 3, rel=1e-4)
+        assert acc == pytest.approx(1 - float(lr) * int(layers) / 30, rel=1e-4)
+
+    failed = dashboard.api("/api/runs/mixed")
+    assert failed["params"] == ["--fail", "--lr"]
+    states = {r[0]: (r[1], r[2], r[5]) for r in failed["experiments"]}
+    assert states["mixed-exp2"] == ("failed", 3, ["1", "1"])
+    assert states["mixed-exp0"] == ("succeeded", 0, ["0", "1"])
+    hostile = dashboard.api("/api/runs/hostile")
+    assert [r[5] for r in hostile["experiments"]] == [[value] for value in HOSTILE]
 
 
 @pytest.mark.parametrize(

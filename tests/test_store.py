@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import sqlite3
 from pathlib import Path
@@ -107,6 +108,33 @@ def test_experiment_life_cycle(store: Store):
     assert [e.name for e in requeued] == ["r-exp1", "r-exp2"]
     assert all(e.attempts == 0 and e.exit_code is None for e in requeued)
     assert store.get_experiment_by_id(first.id).state is State.SUCCEEDED
+
+
+def test_overview_tells_what_experiments_and_summaries_tell(store: Store):
+    run = create(store, count=4)
+    first, second, third, _ = store.experiments(run.id)
+    store.claim_run(run.id, DRIVER, 101.0)
+    for experiment in (first, second, third):
+        store.mark_started(experiment.id, 11, None, 102.0)
+    store.add_metrics(first.id, [("loss", 1.0, 0.5, 103.0), ("loss", 2.0, 0.25, 104.0)], "stdout")
+    store.add_metrics(first.id, [("acc", None, 0.75, 104.0)], "log")
+    store.add_metrics(second.id, [("loss", 1.0, float("nan"), 103.0)], "stdout")
+    store.mark_finished(first.id, State.SUCCEEDED, 0, None, None, 105.0)
+    store.mark_finished(second.id, State.FAILED, None, 9, "killed", 106.0)
+    overview = store.overview(run.id)
+    assert [e.name for e in overview] == ["r-exp0", "r-exp1", "r-exp2", "r-exp3"]
+    done, failed, running, queued = overview
+    assert (done.state, done.exit_code, done.duration_s(0)) == (State.SUCCEEDED, 0, 3.0)
+    assert done.params == {"--a": "0"} and done.last == {"loss": 0.25, "acc": 0.75}
+    assert (failed.state, failed.signal) == (State.FAILED, 9)
+    assert list(failed.last) == ["loss"] and math.isnan(failed.last["loss"])
+    assert running.state is State.RUNNING and running.duration_s(110.0) == 8.0
+    assert queued.last == {} and queued.duration_s(110.0) is None
+    # the same as the contract's own reading, from `experiments` and `metric_summaries`
+    default = Store.overview(store, run.id)
+    assert [e._replace(last={}) for e in overview] == [e._replace(last={}) for e in default]
+    assert [sorted(e.last) for e in overview] == [sorted(e.last) for e in default]
+    assert store.overview(run.id + 1000) == []
 
 
 def test_stop_requests(store: Store):

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from gridrun.store.records import (
     Driver,
+    ExperimentOverview,
     ExperimentRecord,
     MetricPoint,
     MetricSummary,
@@ -156,6 +157,26 @@ class Store(ABC):
     @abstractmethod
     def metric_summaries(self, run_id: int) -> dict[int, dict[str, MetricSummary]]:
         """Per experiment id, per metric name: its summary."""
+
+    def overview(self, run_id: int) -> list[ExperimentOverview]:
+        """A run's experiments in index order, each with the last value of each of its metrics:
+        what `experiments` and `metric_summaries` tell of them, less what an overview of
+        thousands does not show. Implementations may read it faster than this default."""
+        summaries = self.metric_summaries(run_id)
+        return [
+            ExperimentOverview(
+                e.id,
+                e.name,
+                e.state,
+                e.params,
+                e.exit_code,
+                e.signal,
+                e.started_at,
+                e.ended_at,
+                {name: s.last for name, s in summaries.get(e.id, {}).items()},
+            )
+            for e in self.experiments(run_id)
+        ]
 
     @abstractmethod
     def metric_history(

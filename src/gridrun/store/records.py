@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class State(str, Enum):
@@ -143,6 +143,28 @@ class ExperimentRecord:
     def retries(self) -> int:
         """How many times it was started again after failing (in this run's life)."""
         return max(0, self.attempts - 1)
+
+    def duration_s(self, now: float) -> float | None:
+        """Seconds it ran (so far, if running)."""
+        if self.started_at is None:
+            return None
+        return (self.ended_at if self.ended_at is not None else now) - self.started_at
+
+
+class ExperimentOverview(NamedTuple):
+    """What an overview of many experiments shows of one (the dashboard's run page): far
+    cheaper to read for a big run than its ExperimentRecord and MetricSummary objects."""
+
+    id: int
+    name: str
+    state: State
+    params: dict[str, Any]
+    exit_code: int | None
+    signal: int | None
+    started_at: float | None
+    ended_at: float | None
+    last: dict[str, float]
+    """Each metric's last value (NaN where it was not a number)."""
 
     def duration_s(self, now: float) -> float | None:
         """Seconds it ran (so far, if running)."""

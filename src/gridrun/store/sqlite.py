@@ -18,6 +18,7 @@ from gridrun.errors import GridrunError, UserError
 from gridrun.store.base import Store
 from gridrun.store.records import (
     Driver,
+    ExperimentOverview,
     ExperimentRecord,
     MetricPoint,
     MetricSummary,
@@ -446,6 +447,26 @@ class SQLiteStore(Store):
                 name, _nan_if_null(last), *fields
             )
         return summaries
+
+    def overview(self, run_id: int) -> list[ExperimentOverview]:
+        last: dict[int, dict[str, float]] = {}
+        for experiment_id, name, value in self._read(
+            "SELECT s.experiment_id, s.name, s.last FROM metric_summaries s "
+            "JOIN experiments e ON e.id = s.experiment_id WHERE e.run_id = ?",
+            (run_id,),
+        ):
+            last.setdefault(experiment_id, {})[name] = math.nan if value is None else value
+        rows = self._read(
+            "SELECT id, name, state, params, exit_code, signal, started_at, ended_at "
+            "FROM experiments WHERE run_id = ? ORDER BY idx",
+            (run_id,),
+        )
+        return [
+            ExperimentOverview(
+                id_, name, State(state), json.loads(params), *fields, last.get(id_, {})
+            )
+            for id_, name, state, params, *fields in rows
+        ]
 
     def metric_history(
         self, experiment_ids: Sequence[int], name: str | None = None

@@ -4,10 +4,10 @@
 
 const STATES = ["queued", "running", "succeeded", "failed", "stopped", "lost", "preempted"];
 const MAX_ROWS = 1000;
-const MAX_LINES = 1500;  // parallel-coordinates lines drawn at most (the best, then a sample)
 let plotlyReady = null;
 
-// Plotly.js (4.8 MB) loads only for a run page, and while the run's data is fetched.
+// Plotly.js (4.8 MB) draws only the metric curves, and loads only when curves are asked for:
+// the run page (its table and parallel coordinates, parcoords.js) never waits for it.
 function loadPlotly() {
   if (!plotlyReady) {
     plotlyReady = new Promise((resolve, reject) => {
@@ -96,15 +96,17 @@ async function showRuns() {
 }
 
 // ---------------------------------------------------------------- one run
-function numeric(values) {
-  return values.every((v) => v !== "" && v !== null && v !== undefined && !isNaN(Number(v)));
-}
-
-function columnsOf(run) {
-  const params = Object.keys(run.space || {});
-  const metrics = new Set();
-  for (const e of run.experiments) for (const m of Object.keys(e.metrics)) metrics.add(m);
-  return { params, metrics: [...metrics].sort() };
+// The run's experiments come as arrays (`columns` names their fields); each becomes
+// { name, state, exit_code, signal, duration_s, params: [...], metrics: [...] }, its params in
+// the order of `run.params` and its metrics' last values in the order of `run.metrics`.
+function readRows(run) {
+  const at = Object.fromEntries(run.columns.map((column, i) => [column, i]));
+  run.rows = run.experiments.map((r) => ({
+    name: r[at.name], state: r[at.state], exit_code: r[at.exit_code], signal: r[at.signal],
+    duration_s: r[at.duration_s], params: r[at.params], metrics: r[at.metrics],
+  }));
+  run.paramIndex = new Map(run.params.map((p, i) => [p, i]));
+  run.metricIndex = new Map(run.metrics.map((m, i) => [m, i]));
 }
 
 function cellValue(e, key) {
@@ -112,9 +114,15 @@ function cellValue(e, key) {
   if (key === "state") return e.state;
   if (key === "duration") return e.duration_s;
   if (key === "exit") return e.exit_code;
-  if (key.startsWith("p:")) return e.params[key.slice(2)];
-  if (key.startsWith("m:")) { const m = e.metrics[key.slice(2)]; return m ? m.last : null; }
+  const run = view.run;
+  if (key.startsWith("p:")) { const i = run.paramIndex.get(key.slice(2)); return i === undefined ? null : e.params[i]; }
+  if (key.startsWith("m:")) { const i = run.metricIndex.get(key.slice(2)); return i === undefined ? null : e.metrics[i]; }
   return null;
+}
+
+function modeOf(metric) {
+  const options = view.run.options || {};
+  return (options.metric === metric && options.mode) || "min";
 }
 
 function compare(a, b) {
@@ -126,17 +134,16 @@ function compare(a, b) {
 }
 
 async function showRun(name) {
-  loadPlotly();
   if (!view || view.kind !== "run" || view.name !== name) {
     view = { kind: "run", name, sort: null, desc: false, stateFilter: "", textFilter: "",
-             picked: new Set(), metric: null, log: null };
+             picked: new Set(), metric: null, log: null, brushes: new Map() };
     buildRunPage(name);
   }
   const run = await getJSON("/api/runs/" + encodeURIComponent(name));
   if (view.kind !== "run" || view.name !== name) return;
+  readRows(run);
   view.run = run;
-  const { metrics } = columnsOf(run);
-  if (!view.metric) view.metric = (run.options && run.options.metric) || metrics[0] || null;
+  if (!view.metric) view.metric = (run.options && run.options.metric) || run.metrics[0] || null;
   renderRun();
   stamp();
   schedule(route, run.state === "running" ? 1500 : 30000);
@@ -148,6 +155,8 @@ function buildRunPage(name) {
     el("option", { value: "", text: "all states" }), ...STATES.map((s) => el("option", { value: s, text: s })));
   const textFilter = el("input", { id: "text-filter", placeholder: "filter: name or value", oninput: (e) => { view.textFilter = e.target.value; renderTable(); } });
   const metricSelect = el("select", { id: "metric-select", onchange: (e) => { view.metric = e.target.value; renderRun(); } });
+  const clear = el("button", { id: "pc-clear", type: "button", text: "clear the selection", onclick: () => {
+    view.brushes.clear(); renderParcoords(); renderTable(); } });
   main.replaceChildren(
     el("h1", { id: "run-title", text: name }),
     el("div", { class: "meta", id: "run-meta" }),
@@ -155,16 +164,18 @@ function buildRunPage(name) {
        el("span", { text: "metric" }), metricSelect, el("span", { class: "note", id: "row-count" })),
     el("div", { class: "table-wrap" }, el("table", { id: "experiments-table" }, el("thead"), el("tbody"))),
     el("div", { class: "panels" },
-      el("div", { class: "panel" }, el("h2", { text: "params against the metric" }), el("div", { id: "parcoords" })),
+      el("div", { class: "panel" }, el("h2", { text: "params against the metric" }), el("div", { id: "parcoords" }),
+        el("div", { class: "pc-legend" }, el("span", { id: "pc-legend" }), clear)),
       el("div", { class: "panel" }, el("h2", { text: "metric over steps (tick experiments to compare)" }), el("div", { id: "curves" }))),
     el("div", { class: "panel" }, el("h2", { id: "log-title", text: "log: click an experiment" }),
       el("div", { class: "note", id: "log-state" }), el("pre", { id: "log" })),
   );
+  resized.observe(document.getElementById("parcoords"));
 }
 
 function renderRun() {
   const run = view.run;
-  const { metrics } = columnsOf(run);
+  const metrics = run.metrics;
   const counts = STATES.filter((s) => run.counts[s]).map((s) => `${s} ${run.counts[s]}`).join(", ");
   document.getElementById("run-meta").textContent =
     `${run.state} · ${run.num_experiments} experiments (${counts}) · strategy ${run.strategy} · seed ${run.seed} · ${duration(run.duration_s)} · ${run.command.join(" ")}`;
@@ -172,8 +183,13 @@ function renderRun() {
   const options = metrics.map((m) => el("option", { value: m, text: m }));
   select.replaceChildren(...options);
   if (view.metric) select.value = view.metric;
-  renderTable();
+  // brushes of axes no longer drawn (another metric) select nothing any more
+  const axes = new Set([...run.params.map((p) => "p:" + p), "m:" + view.metric]);
+  for (const key of [...view.brushes.keys()]) if (!axes.has(key)) view.brushes.delete(key);
+  // the plot first: it reads its panel's width, which would make the browser lay out a new
+  // table of 1,000 rows then and there, and again once the plot is in
   renderParcoords();
+  renderTable();
   renderCurves();
   if (view.log && view.log.state !== "done") followLog();
 }
@@ -181,9 +197,11 @@ function renderRun() {
 function filtered() {
   const run = view.run;
   const text = view.textFilter.trim().toLowerCase();
-  let rows = run.experiments.filter((e) => !view.stateFilter || e.state === view.stateFilter);
+  let rows = run.rows.filter((e) => !view.stateFilter || e.state === view.stateFilter);
   if (text) rows = rows.filter((e) => e.name.toLowerCase().includes(text) ||
-    Object.values(e.params).some((v) => String(v).toLowerCase().includes(text)));
+    e.params.some((v) => v !== null && String(v).toLowerCase().includes(text)));
+  // the ranges selected on the parallel coordinates' axes
+  for (const [key, brush] of view.brushes) rows = rows.filter((e) => pcInBrush(brush, cellValue(e, key)));
   if (view.sort) {
     rows = rows.slice().sort((a, b) => compare(cellValue(a, view.sort), cellValue(b, view.sort)));
     if (view.desc) rows.reverse();
@@ -193,20 +211,21 @@ function filtered() {
 
 function bestName() {
   const run = view.run;
-  if (!view.metric) return null;
-  const mode = (run.options && run.options.metric === view.metric && run.options.mode) || "min";
+  const at = run.metricIndex.get(view.metric);
+  if (at === undefined) return null;
+  const mode = modeOf(view.metric);
   let best = null;
-  for (const e of run.experiments) {
-    const m = e.metrics[view.metric];
-    if (e.state !== "succeeded" || !m || m.last === null) continue;
-    if (!best || (mode === "min" ? m.last < best[1] : m.last > best[1])) best = [e.name, m.last];
+  for (const e of run.rows) {
+    const value = e.metrics[at];
+    if (e.state !== "succeeded" || value === null) continue;
+    if (!best || (mode === "min" ? value < best[1] : value > best[1])) best = [e.name, value];
   }
   return best && best[0];
 }
 
 function renderTable() {
   const run = view.run;
-  const { params, metrics } = columnsOf(run);
+  const { params, metrics } = run;
   const keys = [["name", "experiment"], ["state", "state"], ...params.map((p) => ["p:" + p, p]),
     ...metrics.map((m) => ["m:" + m, m]), ["duration", "duration"], ["exit", "exit"]];
   const head = el("tr", {}, el("th", { text: "" }), ...keys.map(([key, label]) => {
@@ -237,55 +256,67 @@ function renderTable() {
   const table = document.getElementById("experiments-table");
   table.tHead.replaceChildren(head);
   table.tBodies[0].replaceChildren(...body);
-  document.getElementById("row-count").textContent = rows.length > MAX_ROWS
-    ? `showing ${MAX_ROWS} of ${rows.length} (filter to narrow)` : `${rows.length} shown`;
+  const brushed = view.brushes.size ? " (in the ranges selected on the plot)" : "";
+  document.getElementById("row-count").textContent = (rows.length > MAX_ROWS
+    ? `showing ${MAX_ROWS} of ${rows.length} (filter to narrow)` : `${rows.length} shown`) + brushed;
 }
 
-async function renderParcoords() {
+// Parallel coordinates (parcoords.js): one axis per param and one for the metric, a line per
+// experiment with a value of the metric, coloured by it, the best in red. Dragging along an
+// axis selects a range of it, which filters the table too.
+function renderParcoords() {
   const run = view.run;
   const target = document.getElementById("parcoords");
-  const { params } = columnsOf(run);
-  let rows = run.experiments.filter((e) => view.metric && e.metrics[view.metric] && e.metrics[view.metric].last !== null);
-  await loadPlotly();
-  if (view.run !== run) return;
-  if (!rows.length || !params.length) { note(target, "no values of the metric yet"); return; }
-  clearNote(target);
-  const total = rows.length;
-  if (rows.length > MAX_LINES) rows = linesToDraw(rows);
-  target.setAttribute("title", rows.length < total ? `${rows.length} of ${total} experiments drawn: the best third and an even sample of the rest` : "");
-  const dimensions = params.map((p) => {
-    const values = rows.map((e) => e.params[p]);
-    if (numeric(values)) return { label: p, values: values.map(Number) };
-    const labels = [...new Set(values)];
-    return { label: p, values: values.map((v) => labels.indexOf(v)), tickvals: labels.map((_, i) => i), ticktext: labels };
+  const legend = document.getElementById("pc-legend");
+  document.getElementById("pc-clear").hidden = view.brushes.size === 0;
+  const at = run.metricIndex.get(view.metric);
+  const rows = at === undefined ? [] : run.rows.filter((e) => e.metrics[at] !== null);
+  if (!rows.length || !run.params.length) {
+    target.replaceChildren(el("p", { class: "note", text: "no values of the metric yet" }));
+    legend.textContent = "";
+    for (const key of ["lines", "selected", "best"]) delete target.dataset[key];
+    target.parcoords = null;
+    pcMarkDrawn(target);
+    return;
+  }
+  const mode = modeOf(view.metric);
+  const best = bestName();
+  const axes = run.params.map((p, i) => ({ key: "p:" + p, label: p, values: rows.map((e) => e.params[i]) }));
+  axes.push({ key: "m:" + view.metric, label: view.metric, values: rows.map((e) => e.metrics[at]) });
+  const drawn = drawParcoords(target, {
+    axes, names: rows.map((e) => e.name), best: rows.findIndex((e) => e.name === best), mode,
+    brushes: view.brushes,
+    onBrush: (key, brush) => {
+      if (brush) view.brushes.set(key, brush); else view.brushes.delete(key);
+      renderParcoords();
+      renderTable();
+    },
+    onPick: (name) => openLog(name),
   });
-  const metric = rows.map((e) => e.metrics[view.metric].last);
-  dimensions.push({ label: view.metric, values: metric });
-  Plotly.react(target, [{ type: "parcoords", line: { color: metric, colorscale: "Viridis", showscale: true }, dimensions }],
-    { margin: { l: 60, r: 60, t: 40, b: 20 }, height: 300 }, { displaylogo: false, responsive: true });
+  const parts = [`${rows.length} experiments, coloured by ${view.metric} (${mode === "min" ? "lower" : "higher"} is better)`];
+  if (drawn.selected < rows.length) parts.push(`${drawn.selected} in the selected ranges`);
+  parts.push(best ? "the best in red: " + best : "no best yet");
+  parts.push("drag along an axis to select a range");
+  legend.textContent = parts.join(" · ");
 }
 
-function linesToDraw(rows) {
-  const mode = (view.run.options && view.run.options.metric === view.metric && view.run.options.mode) || "min";
-  const sorted = rows.slice().sort((a, b) => (a.metrics[view.metric].last - b.metrics[view.metric].last) * (mode === "min" ? 1 : -1));
-  const best = sorted.slice(0, MAX_LINES / 3);
-  const rest = sorted.slice(MAX_LINES / 3);
-  const step = rest.length / (MAX_LINES - best.length);
-  const sample = [];
-  for (let i = 0; i < MAX_LINES - best.length; i++) sample.push(rest[Math.floor(i * step)]);
-  return best.concat(sample);
-}
+// Redraw the parallel coordinates when their panel changes width.
+const resized = new ResizeObserver(() => {
+  const target = document.getElementById("parcoords");
+  if (!target || !view || view.kind !== "run" || !view.run || !target.dataset.width) return;
+  if (Math.max(320, Math.floor(target.clientWidth)) !== Number(target.dataset.width)) renderParcoords();
+});
 
 async function renderCurves() {
   const target = document.getElementById("curves");
   const names = [...view.picked];
-  if (!names.length && view.run) {
-    const best = bestName();
-    if (best) names.push(best);
-  }
   if (!names.length || !view.metric) {
-    await loadPlotly();
+    const best = view.run && bestName();
     note(target, "tick experiments to see their curves");
+    if (best) {
+      target.append(" ", el("button", { type: "button", id: "show-best", text: "show the best: " + best,
+        onclick: () => { view.picked.add(best); renderTable(); renderCurves(); } }));
+    }
     return;
   }
   const url = `/api/runs/${encodeURIComponent(view.name)}/curves?metric=${encodeURIComponent(view.metric)}&experiments=${names.map(encodeURIComponent).join(",")}`;
@@ -303,7 +334,7 @@ async function renderCurves() {
 
 // A plot's place shows either a Plotly plot or a note, never a half-removed plot.
 function note(target, text) {
-  Plotly.purge(target);
+  if (window.Plotly) Plotly.purge(target);
   target.textContent = text;
 }
 
