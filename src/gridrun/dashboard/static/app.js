@@ -2,7 +2,9 @@
 // textContent (never innerHTML), so names, values and log lines always show as text.
 "use strict";
 
-const STATES = ["queued", "running", "succeeded", "failed", "stopped", "lost", "preempted"];
+const STATES = [
+  "queued", "running", "succeeded", "failed", "stopped", "lost", "preempted", "pruned",
+];
 const MAX_ROWS = 1000;
 let plotlyReady = null;
 
