@@ -6,6 +6,7 @@ its end when the experiment ends, before recording its final state).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -154,7 +155,7 @@ class MetricsIngestor:
             while item.output.has_more(SWEEP_BYTES):  # in pieces: memory stays bounded
                 item.ingest(store, self.clock(), final=False, limit=SWEEP_BYTES)
             item.ingest(store, self.clock(), final=True)
-            if item.artifacts is not None:
+            if item.artifacts is not None and _has_files(item.artifacts):
                 from gridrun.tensorboard import read_scalars
 
                 scalars = read_scalars(item.artifacts)
@@ -195,3 +196,12 @@ class MetricsIngestor:
                         item.ingest(store, self.clock(), final=final_all, limit=limit)
                     except Exception as error:
                         self.error = error
+
+
+def _has_files(folder: Path) -> bool:
+    """Whether `folder` holds anything (most experiments write no artifacts)."""
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is not None
+    except OSError:
+        return False
