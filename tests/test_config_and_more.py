@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from conftest import wait_until, words
 
 GRID_DOCS_CONFIG = """\
 compute:
@@ -56,8 +56,10 @@ hyper_params:
 ECHO = "import sys\nprint('args', sys.argv[1:])\n"
 
 
-def status(grid, name: str) -> dict:
-    return json.loads(grid("--output", "json", "status", name, check=True).stdout)
+def running(run_status, name: str) -> int:
+    """How many experiments of the run `name` are running; 0 before it is recorded."""
+    run = run_status(name, check=False)
+    return run["counts"]["running"] if run else 0
 
 
 @pytest.fixture
@@ -146,7 +148,7 @@ def test_actions_run_around_each_experiment(grid, config, workdir):
     assert log[-1] == "after 1 fallback"
 
 
-def test_a_failing_start_action_fails_the_experiment_without_running_it(grid, workdir):
+def test_a_failing_start_action_fails_the_experiment_without_running_it(grid, run_status, workdir):
     (workdir / "mark.py").write_text("open('ran', 'w').close()\n")
     (workdir / "fail.yml").write_text(
         "compute:\n  train:\n    actions:\n"
@@ -156,25 +158,25 @@ def test_a_failing_start_action_fails_the_experiment_without_running_it(grid, wo
     result = grid("run", "--name", "fails", "--config", "fail.yml", "mark.py")
     assert result.returncode == 1
     assert not (workdir / "ran").exists()
-    experiment = status(grid, "fails")["experiments"][0]
+    experiment = run_status("fails")["experiments"][0]
     assert experiment["state"] == "failed" and experiment["exit_code"] == 4
     assert "on_experiment_start action" in experiment["reason"]
     log = grid("logs", "fails-exp0", check=True).stdout
     assert "the script does not run" in log and log.endswith("cleanup fails-exp0\n")
 
 
-def test_end_actions_run_after_a_failing_script(grid, workdir):
+def test_end_actions_run_after_a_failing_script(grid, run_status, workdir):
     (workdir / "boom.py").write_text("raise SystemExit(3)\n")
     (workdir / "end.yml").write_text(
         "compute:\n  train:\n    actions:\n      on_experiment_end:\n        - echo end\n"
     )
     result = grid("run", "--name", "boom", "--config", "end.yml", "boom.py")
     assert result.returncode == 1
-    assert status(grid, "boom")["experiments"][0]["exit_code"] == 3
+    assert run_status("boom")["experiments"][0]["exit_code"] == 3
     assert grid("logs", "boom-exp0", check=True).stdout.endswith("end\n")
 
 
-def test_artifacts_are_listed_and_copied(grid, workdir, tmp_path):
+def test_artifacts_are_listed_and_copied(grid, run_status, workdir, tmp_path):
     (workdir / "art.py").write_text(
         "import os, sys\n"
         "root = os.environ['GRID_ARTIFACTS_DIR']\n"
@@ -185,7 +187,7 @@ def test_artifacts_are_listed_and_copied(grid, workdir, tmp_path):
     grid("run", "--name", "art", "art.py", "--i", "[1, 22]", check=True)
     shown = grid("status", "art-exp1", check=True).stdout
     assert "ckpt/model.pt (9 bytes)" in shown and "notes.txt (5 bytes)" in shown
-    listed = status(grid, "art-exp1")["artifacts"]
+    listed = run_status("art-exp1")["artifacts"]
     assert listed == [{"path": "ckpt/model.pt", "size": 9}, {"path": "notes.txt", "size": 5}]
     copied = grid("artifacts", "art", check=True).stdout
     assert "copied 4 file(s)" in copied
@@ -211,7 +213,9 @@ def test_artifacts_are_listed_and_copied(grid, workdir, tmp_path):
     assert bad.returncode == 2 and "regular expression" in bad.stderr
 
 
-def test_isolated_experiments_see_the_code_as_it_was(grid, workdir, grid_env):
+def test_isolated_experiments_see_the_code_as_it_was(
+    grid, grid_background, run_status, workdir, grid_env
+):
     (workdir / "helper.txt").write_text("v1")
     big = workdir / "data.bin"
     big.write_bytes(os.urandom(2 << 20))
@@ -221,42 +225,23 @@ def test_isolated_experiments_see_the_code_as_it_was(grid, workdir, grid_env):
         "open('model.pt', 'w').write(os.environ['GRID_EXPERIMENT_NAME'])\n"
         "print('helper', open('helper.txt').read(), 'cwd', os.getcwd())\n"
     )
-    driver = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gridrun",
-            "run",
-            "--name",
-            "iso",
-            "--isolate",
-            "--max_parallel",
-            "3",
-            "iso.py",
-            "--t",
-            "[1, 1.5, 2]",
-        ],
-        cwd=workdir,
-        env=grid_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    driver = grid_background(
+        "run", "--name", "iso", "--isolate", "--max_parallel", "3", "iso.py", "--t", "[1, 1.5, 2]"
     )
-    deadline = time.time() + 20
-    while not list((Path(grid_env["GRIDRUN_HOME"]) / "runs").glob("iso/iso-exp*/workdir")):
-        assert time.time() < deadline
-        time.sleep(0.05)
+    home = Path(grid_env["GRIDRUN_HOME"])
+    wait_until(
+        lambda: list((home / "runs").glob("iso/iso-exp*/workdir")),
+        what="an experiment's copy of the code",
+    )
     (workdir / "helper.txt").write_text("v2 edited mid-run")
     (workdir / "iso.py").write_text("raise SystemExit('the edited code ran')\n")
-    output, _ = driver.communicate(timeout=60)
-    assert driver.returncode == 0, output
-    home = Path(grid_env["GRIDRUN_HOME"])
+    assert driver.wait(timeout=60) == 0, driver.output()
     for index in range(3):
         name = f"iso-exp{index}"
         log = grid("logs", name, check=True).stdout
         assert log.startswith("helper v1 cwd ") and f"runs/iso/{name}/workdir" in log
         assert (home / "runs/iso" / name / "workdir/model.pt").read_text() == name
-        artifacts = status(grid, name)["artifacts"]
+        artifacts = run_status(name)["artifacts"]
         assert {"path": "model.pt", "size": len(name)} in artifacts
         assert not any(a["path"] == "helper.txt" for a in artifacts)
         copy = home / "runs/iso" / name / "workdir/data.bin"
@@ -281,47 +266,20 @@ print(f"step={state['step']} total={state['total']}", flush=True)
 """
 
 
-def test_auto_resume_continues_from_the_checkpoint(grid, workdir, grid_env):
+def test_auto_resume_continues_from_the_checkpoint(grid, grid_background, run_status, workdir):
     (workdir / "ckpt.py").write_text(CHECKPOINTING)
-    driver = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gridrun",
-            "run",
-            "--name",
-            "pre",
-            "--isolate",
-            "--auto_resume",
-            "--grace_period",
-            "5s",
-            "ckpt.py",
-            "--k",
-            "[1, 2]",
-        ],
-        cwd=workdir,
-        env=grid_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.time() + 20
-    while True:
-        out = grid("--output", "json", "status", "pre")
-        if out.returncode == 0 and json.loads(out.stdout)["counts"]["running"] == 2:
-            break
-        assert time.time() < deadline
-        time.sleep(0.05)
-    time.sleep(0.4)
+    options = words("--name pre --isolate --auto_resume --grace_period 5s")
+    driver = grid_background("run", *options, "ckpt.py", "--k", "[1, 2]")
+    wait_until(lambda: running(run_status, "pre") == 2, what="both experiments of pre to run")
+    time.sleep(0.4)  # not a wait for anything: lets the experiments take a few steps
     driver.send_signal(signal.SIGTERM)
-    output, _ = driver.communicate(timeout=30)
-    assert driver.returncode == 130, output
-    run = status(grid, "pre")
+    assert driver.wait(timeout=30) == 130, driver.output()
+    run = run_status("pre")
     assert [e["state"] for e in run["experiments"]] == ["preempted", "preempted"], run
     assert "checkpointed at" in grid("logs", "pre-exp0", check=True).stdout
     resumed = grid("resume", "pre", timeout=60)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    run = status(grid, "pre")
+    run = run_status("pre")
     assert [e["state"] for e in run["experiments"]] == ["succeeded", "succeeded"]
     # The same result as an uninterrupted run: sum of steps 1..30 times k.
     for index, k in enumerate((1, 2)):
@@ -330,22 +288,10 @@ def test_auto_resume_continues_from_the_checkpoint(grid, workdir, grid_env):
         assert run["experiments"][index]["metrics"]["total"]["last"] == 465 * k
 
 
-def test_without_auto_resume_sigterm_stops(grid, workdir, grid_env):
+def test_without_auto_resume_sigterm_stops(grid_background, run_status, workdir):
     (workdir / "ckpt.py").write_text(CHECKPOINTING)
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "gridrun", "run", "--name", "nopre", "ckpt.py", "--k", "1"],
-        cwd=workdir,
-        env=grid_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 20
-    while True:
-        out = grid("--output", "json", "status", "nopre")
-        if out.returncode == 0 and json.loads(out.stdout)["counts"]["running"] == 1:
-            break
-        assert time.time() < deadline
-        time.sleep(0.05)
+    driver = grid_background("run", "--name", "nopre", "ckpt.py", "--k", "1")
+    wait_until(lambda: running(run_status, "nopre") == 1, what="the experiment of nopre to run")
     driver.send_signal(signal.SIGTERM)
     assert driver.wait(timeout=30) == 130
-    assert status(grid, "nopre")["experiments"][0]["state"] == "stopped"
+    assert run_status("nopre")["experiments"][0]["state"] == "stopped"

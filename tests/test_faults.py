@@ -17,13 +17,14 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from conftest import BackgroundGrid, GridRunner, wait_until, words
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="needs /proc and POSIX process groups"
@@ -158,17 +159,6 @@ def assert_nothing_of_run_remains(run: str, pgids: Collection[int] = ()) -> None
             assert pid_gone(pgid), f"process group {pgid} is alive"
 
 
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
-
-
 # -- fixtures --------------------------------------------------------------------------------------
 
 
@@ -176,12 +166,18 @@ class Faults:
     """The faulty script in the work folder, drivers started in their own session, and
     what the store and the CLI say about a run. Tears down whatever is left."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], tmp_path: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str],
+        grid: GridRunner,
+        grid_background: Callable[..., BackgroundGrid],
+    ) -> None:
         self.workdir = workdir
-        self.env = env
         self.home = Path(env["GRIDRUN_HOME"])
-        self.tmp_path = tmp_path
-        self.drivers: list[subprocess.Popen] = []
+        self.cli = grid
+        self._start = grid_background
+        self.drivers: list[BackgroundGrid] = []
         self.runs: list[str] = []
         (workdir / "faulty.py").write_text(FAULTY)
 
@@ -193,31 +189,10 @@ class Faults:
             (self.workdir / "kinds.json").write_text(text)
         return name
 
-    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "gridrun", *args],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def start(self, *args: str) -> subprocess.Popen:
+    def start(self, *args: str) -> BackgroundGrid:
         """`grid ARGS...` in the background, in its own session, so that a signal reaches
         it alone (as Ctrl-C reaches the foreground job)."""
-        log = self.tmp_path / f"driver-{len(self.drivers)}.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gridrun", *args],
-                cwd=self.workdir,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        process.log_path = log  # type: ignore[attr-defined]
+        process = self._start(*args)
         self.drivers.append(process)
         return process
 
@@ -256,8 +231,8 @@ class Faults:
         path = self.workdir / "counts" / experiment
         return path.read_text().split() if path.exists() else []
 
-    def driver_log(self, process: subprocess.Popen) -> str:
-        return process.log_path.read_text(errors="replace")  # type: ignore[attr-defined]
+    def driver_log(self, process: BackgroundGrid) -> str:
+        return process.output()
 
     def cleanup(self) -> None:
         for process in self.drivers:
@@ -271,14 +246,25 @@ class Faults:
 
 
 @pytest.fixture
-def faults(workdir: Path, grid_env: dict[str, str], tmp_path: Path) -> Iterator[Faults]:
-    helper = Faults(workdir, grid_env, tmp_path)
+def faults(
+    workdir: Path,
+    grid_env: dict[str, str],
+    grid: GridRunner,
+    grid_background: Callable[..., BackgroundGrid],
+) -> Iterator[Faults]:
+    helper = Faults(workdir, grid_env, grid, grid_background)
     yield helper
     helper.cleanup()
 
 
 def name_of(run: str, index: int) -> str:
     return f"{run}-exp{index}"
+
+
+def table_sweep(run: str, options: str, i: str) -> list[str]:
+    """`run --name RUN OPTIONS faulty.py --kind table --i I`: a sweep over `--i` in which each
+    experiment does what kinds.json gives its `--i` (see `Faults.new_run`)."""
+    return ["run", "--name", run, *words(options), "faulty.py", "--kind", "table", "--i", i]
 
 
 # -- 1. Ctrl-C and SIGTERM to the driver -----------------------------------------------------------
@@ -289,28 +275,15 @@ def test_a_signal_to_the_driver_stops_every_experiment(faults: Faults, signum: i
     # exp0 ignores SIGTERM, exp1 does not; exp2 and exp3 wait in the queue.
     run = faults.new_run({0: "stubborn", 1: "sleep", 2: "sleep", 3: "sleep"})
     e = [name_of(run, i) for i in range(4)]
-    driver = faults.start(
-        "run",
-        "--name",
-        run,
-        "--max_parallel",
-        "2",
-        "--grace_period",
-        "1s",
-        "faulty.py",
-        "--kind",
-        "table",
-        "--i",
-        "range(4)",
-    )
-    wait_for(
-        "two experiments running, two queued",
+    driver = faults.start(*table_sweep(run, "--max_parallel 2 --grace_period 1s", "range(4)"))
+    wait_until(
         lambda: (
             faults.states(run) == dict.fromkeys(e[:2], "running") | dict.fromkeys(e[2:], "queued")
         ),
+        what="two experiments running, two queued",
     )
-    wait_for("exp0 to ignore SIGTERM", lambda: "ignoring SIGTERM" in faults.log(run, e[0]))
-    wait_for("exp1 to start its script", lambda: "MARKER" in faults.log(run, e[1]))
+    wait_until(lambda: "ignoring SIGTERM" in faults.log(run, e[0]), what="exp0 to ignore SIGTERM")
+    wait_until(lambda: "MARKER" in faults.log(run, e[1]), what="exp1 to start its script")
     running = faults.experiments(run)
     pgids = {running[e[0]]["pid"], running[e[1]]["pid"]}
     assert all(pgids), running
@@ -359,13 +332,13 @@ def test_a_signal_to_the_driver_stops_every_experiment(faults: Faults, signum: i
 def test_a_second_ctrl_c_kills_at_once(faults: Faults) -> None:
     run = faults.new_run({0: "stubborn"})
     experiment = name_of(run, 0)
-    driver = faults.start(
-        "run", "--name", run, "--grace_period", "10m", "faulty.py", "--kind", "table", "--i", "[0]"
+    driver = faults.start(*table_sweep(run, "--grace_period 10m", "[0]"))
+    wait_until(
+        lambda: "ignoring SIGTERM" in faults.log(run, experiment), what="exp0 to ignore SIGTERM"
     )
-    wait_for("exp0 to ignore SIGTERM", lambda: "ignoring SIGTERM" in faults.log(run, experiment))
     pgid = faults.experiments(run)[experiment]["pid"]
     os.killpg(driver.pid, signal.SIGINT)
-    wait_for("the driver to say it stops", lambda: "SIGINT" in faults.driver_log(driver))
+    wait_until(lambda: "SIGINT" in faults.driver_log(driver), what="the driver to say it stops")
     assert driver.poll() is None  # waiting out the grace period of a stubborn experiment
     os.killpg(driver.pid, signal.SIGINT)
     assert driver.wait(timeout=30) == 130
@@ -383,24 +356,15 @@ def test_kill_9_of_the_driver_loses_the_run_and_resume_finishes_the_rest(faults:
     # exp0 and exp1 succeed at once; exp2..exp4 wait for the file `go` (exp4 stays queued).
     run = faults.new_run({0: "quick", 1: "quick", 2: "flag", 3: "flag", 4: "flag"})
     e = [name_of(run, i) for i in range(5)]
-    driver = faults.start(
-        "run",
-        "--name",
-        run,
-        "--max_parallel",
-        "2",
-        "--grace_period",
-        "1s",
-        "faulty.py",
-        "--kind",
-        "table",
-        "--i",
-        "range(5)",
-    )
+    driver = faults.start(*table_sweep(run, "--max_parallel 2 --grace_period 1s", "range(5)"))
     expected = {e[0]: "succeeded", e[1]: "succeeded", e[2]: "running", e[3]: "running"}
-    wait_for("2 succeeded, 2 running", lambda: faults.states(run) == expected | {e[4]: "queued"})
+    wait_until(
+        lambda: faults.states(run) == expected | {e[4]: "queued"}, what="2 succeeded, 2 running"
+    )
     for waiting in e[2:4]:
-        wait_for(f"{waiting} to start its script", lambda w=waiting: "MARKER" in faults.log(run, w))
+        wait_until(
+            lambda w=waiting: "MARKER" in faults.log(run, w), what=f"{waiting} to start its script"
+        )
     pgids = {x["pid"] for x in faults.experiments(run).values() if x["state"] == "running"}
     assert len(pgids) == 2 and all(pgids)
 
@@ -422,10 +386,10 @@ def test_kill_9_of_the_driver_loses_the_run_and_resume_finishes_the_rest(faults:
         return by_name
 
     check_lost()
-    wait_for(
-        "the experiments to be killed by the watchdog",
+    wait_until(
         lambda: check_lost() and not live_processes(run) and not live_in_groups(pgids),
-        timeout=20,
+        20,
+        what="the experiments to be killed by the watchdog",
     )
     assert_nothing_of_run_remains(run, pgids)
     lost = check_lost()
@@ -492,10 +456,10 @@ def test_a_fault_run_killed_twice_and_resumed_ends_right(faults: Faults) -> None
     def after_kill() -> None:
         """The killed driver's experiments die; nothing shows as running; remember what
         each succeeded experiment's counter said."""
-        wait_for(
-            "every process of the run to end",
+        wait_until(
             lambda: not live_processes(run) and not live_in_groups(seen_pgids),
-            timeout=20,
+            20,
+            what="every process of the run to end",
         )
         status = faults.status(run)
         assert status["state"] == "lost"
@@ -512,25 +476,9 @@ def test_a_fault_run_killed_twice_and_resumed_ends_right(faults: Faults) -> None
         return {x["pid"] for x in faults.experiments(run).values() if x["state"] == "running"}
 
     # Phase 1: the run in the foreground, killed -9 after a few experiments ended.
-    driver = faults.start(
-        "run",
-        "--name",
-        run,
-        "--max_parallel",
-        "4",
-        "--cpus",
-        "0.5",
-        "--timeout",
-        "2s",
-        "--grace_period",
-        "1s",
-        "faulty.py",
-        "--kind",
-        "table",
-        "--i",
-        f"range({count})",
-    )
-    wait_for("8 experiments to end", lambda: final_count() >= 8)
+    options = "--max_parallel 4 --cpus 0.5 --timeout 2s --grace_period 1s"
+    driver = faults.start(*table_sweep(run, options, f"range({count})"))
+    wait_until(lambda: final_count() >= 8, what="8 experiments to end")
     seen_pgids |= running_pgids()
     driver.kill()
     assert driver.wait(timeout=30) == -signal.SIGKILL
@@ -541,10 +489,10 @@ def test_a_fault_run_killed_twice_and_resumed_ends_right(faults: Faults) -> None
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     detached = faults.status(run)["driver_pid"]
     assert detached and b"_drive" in Path(f"/proc/{detached}/cmdline").read_bytes()
-    wait_for("20 experiments to end", lambda: final_count() >= 20)
+    wait_until(lambda: final_count() >= 20, what="20 experiments to end")
     seen_pgids |= running_pgids()
     os.kill(detached, signal.SIGKILL)
-    wait_for("the detached driver to die", lambda: pid_gone(detached))
+    wait_until(lambda: pid_gone(detached), what="the detached driver to die")
     after_kill()
 
     # Phase 3: resumed in the foreground, to the end.
@@ -600,20 +548,7 @@ def test_a_fault_run_killed_twice_and_resumed_ends_right(faults: Faults) -> None
 
 def test_retries_keep_every_attempts_log(faults: Faults) -> None:
     run = faults.new_run({0: "flaky", 1: "crash"})
-    result = faults.cli(
-        "run",
-        "--name",
-        run,
-        "--max_parallel",
-        "2",
-        "--retries",
-        "2",
-        "faulty.py",
-        "--kind",
-        "table",
-        "--i",
-        "range(2)",
-    )
+    result = faults.cli(*table_sweep(run, "--max_parallel 2 --retries 2", "range(2)"))
     assert result.returncode == 1, result.stdout + result.stderr  # exp1 always fails
     flaky, crash = name_of(run, 0), name_of(run, 1)
     by_name = faults.experiments(run)
@@ -645,21 +580,8 @@ def test_retries_keep_every_attempts_log(faults: Faults) -> None:
 
 def test_readers_never_see_a_locked_database(faults: Faults) -> None:
     run = faults.new_run()
-    started = faults.cli(
-        "--output",
-        "json",
-        "run",
-        "--detach",
-        "--name",
-        run,
-        "--max_parallel",
-        "2",
-        "faulty.py",
-        "--kind",
-        "ok",
-        "--i",
-        "range(30)",
-    )
+    sweep = words("--max_parallel 2 faulty.py --kind ok --i range(30)")
+    started = faults.cli("--output", "json", "run", "--detach", "--name", run, *sweep)
     assert started.returncode == 0, started.stderr
     assert json.loads(started.stdout)["run"] == run
 
@@ -712,24 +634,11 @@ def test_readers_never_see_a_locked_database(faults: Faults) -> None:
 def test_a_hang_that_ignores_sigterm_is_killed_after_its_timeout(faults: Faults) -> None:
     run = faults.new_run({0: "hang_stubborn", 1: "quick"})
     hang = name_of(run, 0)
-    driver = faults.start(
-        "run",
-        "--name",
-        run,
-        "--timeout",
-        "1s",
-        "--grace_period",
-        "1s",
-        "faulty.py",
-        "--kind",
-        "table",
-        "--i",
-        "range(2)",
-    )
-    wait_for("exp0 to ignore SIGTERM", lambda: "ignoring SIGTERM" in faults.log(run, hang))
+    driver = faults.start(*table_sweep(run, "--timeout 1s --grace_period 1s", "range(2)"))
+    wait_until(lambda: "ignoring SIGTERM" in faults.log(run, hang), what="exp0 to ignore SIGTERM")
     pgid = faults.experiments(run)[hang]["pid"]
     # SIGTERM at its deadline, SIGKILL a grace period later: then it is gone...
-    wait_for("exp0 to be killed", lambda: not live_in_groups({pgid}), timeout=30)
+    wait_until(lambda: not live_in_groups({pgid}), 30, what="exp0 to be killed")
     # ...and the driver records it and goes on (to exp1, then the end) at once.
     try:
         code = driver.wait(timeout=6)
@@ -748,23 +657,14 @@ def test_a_killed_driver_not_yet_reaped_is_dead_to_readers(faults: Faults) -> No
     # The experiment ignores SIGTERM, so the watchdog waits out the grace period before it
     # records anything: meanwhile only the readers can tell that the driver died.
     run = faults.new_run({0: "stubborn"})
-    driver = faults.start(
-        "run",
-        "--name",
-        run,
-        "--grace_period",
-        "30s",
-        "faulty.py",
-        "--kind",
-        "table",
-        "--i",
-        "[0]",
-    )
+    driver = faults.start(*table_sweep(run, "--grace_period 30s", "[0]"))
     experiment = name_of(run, 0)
-    wait_for("exp0 to ignore SIGTERM", lambda: "ignoring SIGTERM" in faults.log(run, experiment))
+    wait_until(
+        lambda: "ignoring SIGTERM" in faults.log(run, experiment), what="exp0 to ignore SIGTERM"
+    )
     pgid = faults.experiments(run)[experiment]["pid"]
     os.kill(driver.pid, signal.SIGKILL)  # not reaped: a zombie until its parent waits
-    wait_for("the driver to die", lambda: pid_gone(driver.pid))
+    wait_until(lambda: pid_gone(driver.pid), what="the driver to die")
     try:
         status = faults.status(run)
         assert status["state"] == "lost"
@@ -773,7 +673,7 @@ def test_a_killed_driver_not_yet_reaped_is_dead_to_readers(faults: Faults) -> No
         driver.wait()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
-        wait_for("the run's processes to end", lambda: not live_processes(run))
+        wait_until(lambda: not live_processes(run), what="the run's processes to end")
 
 
 def test_a_driver_that_crashes_takes_its_experiments_with_it(faults: Faults) -> None:
@@ -783,25 +683,12 @@ def test_a_driver_that_crashes_takes_its_experiments_with_it(faults: Faults) -> 
     folder = faults.home / "runs" / run
     folder.mkdir(parents=True)
     (folder / name_of(run, 1)).write_text("not a folder")
-    result = faults.cli(
-        "run",
-        "--name",
-        run,
-        "--max_parallel",
-        "2",
-        "--grace_period",
-        "1s",
-        "faulty.py",
-        "--kind",
-        "table",
-        "--i",
-        "range(2)",
-    )
+    result = faults.cli(*table_sweep(run, "--max_parallel 2 --grace_period 1s", "range(2)"))
     assert result.returncode != 0
     assert "Traceback" not in result.stderr  # one clean line, as for any error
     launched = faults.experiments(run)[name_of(run, 0)]
     assert launched["pid"], launched  # exp0 was out when the driver died
-    wait_for("the run's processes to end", lambda: not live_processes(run), timeout=8)
+    wait_until(lambda: not live_processes(run), 8, what="the run's processes to end")
     assert_nothing_of_run_remains(run, {launched["pid"]})
     status = faults.status(run)
     assert status["state"] != "running"

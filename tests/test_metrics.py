@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import words
 from gridrun.metrics import parse_metric_line, points_from_json_lines, points_from_output
 from gridrun.results import sparkline
 from gridrun.store.records import MetricPoint
@@ -106,10 +107,6 @@ def test_sparkline():
     assert len(sparkline([MetricPoint("l", i, i, 0) for i in range(100)], width=20)) == 20
 
 
-def status(grid, name: str) -> dict:
-    return json.loads(grid("--output", "json", "status", name, check=True).stdout)
-
-
 def history(grid, run: str) -> dict[str, dict[str, list]]:
     rows = json.loads(
         grid("export", run, "--format", "json", "--metrics_history", check=True).stdout
@@ -117,7 +114,7 @@ def history(grid, run: str) -> dict[str, dict[str, list]]:
     return {row["name"]: row["history"] for row in rows}
 
 
-def test_capture_from_output_exactly(grid, workdir):
+def test_capture_from_output_exactly(grid, run_status, workdir):
     lines = [line for line, _, _ in ACCEPTED] + REJECTED
     (workdir / "talk.py").write_text(
         "import sys\n"
@@ -133,7 +130,7 @@ def test_capture_from_output_exactly(grid, workdir):
             expected.setdefault(name, []).append((step, value))
     expected["stderr_metric"] = [(None, 7.0)]
     assert {name: [(s, v) for s, v, _ in points] for name, points in stored.items()} == expected
-    summary = status(grid, "cap-exp0")["metrics"]
+    summary = run_status("cap-exp0")["metrics"]
     assert summary["loss"] == {"last": -0.5, "step": None, "min": -0.5, "max": 0.5, "count": 5}
 
 
@@ -193,21 +190,11 @@ SWEEP = (
 @pytest.fixture
 def swept(grid, workdir):
     (workdir / "fit.py").write_text(SWEEP)
-    grid(
-        "run",
-        "--name",
-        "fit",
-        "--metric",
-        "loss",
-        "fit.py",
-        "--lr",
-        "[0.5, 0.1, 0.3]",
-        check=True,
-    )
+    grid("run", *words("--name fit --metric loss fit.py --lr"), "[0.5, 0.1, 0.3]", check=True)
     return "fit"
 
 
-def test_status_ranks_by_metric_and_marks_the_best(grid, swept):
+def test_status_ranks_by_metric_and_marks_the_best(grid, run_status, swept):
     table = grid("status", swept, check=True).stdout
     lines = [line for line in table.splitlines() if "fit-exp" in line]
     assert ["fit-exp1" in lines[0], "fit-exp2" in lines[1], "fit-exp0" in lines[2]] == [True] * 3
@@ -216,7 +203,7 @@ def test_status_ranks_by_metric_and_marks_the_best(grid, swept):
     assert "best: fit-exp1" in table
     by_acc = grid("status", swept, "--metric", "acc", "--mode", "max", check=True).stdout
     assert "★ fit-exp1" in by_acc and "acc ↑" in by_acc
-    data = status(grid, swept)
+    data = run_status(swept)
     assert data["best"] == "fit-exp1"
     assert data["experiments"][1]["metrics"]["loss"]["last"] == pytest.approx(1 / 3, abs=1e-4)
 
@@ -299,7 +286,7 @@ def test_load_run_to_pandas(grid, swept, grid_env, monkeypatch):
     assert frame.loc["fit-exp1", "loss"] == pytest.approx(1 / 3, abs=1e-4)
 
 
-def test_a_retry_starts_its_metrics_afresh(grid, workdir):
+def test_a_retry_starts_its_metrics_afresh(grid, run_status, workdir):
     (workdir / "flaky.py").write_text(
         "import os, sys\n"
         "first = not os.path.exists('tried')\n"
@@ -310,16 +297,16 @@ def test_a_retry_starts_its_metrics_afresh(grid, workdir):
     grid("run", "--name", "flaky", "--retries", "1", "flaky.py", check=True)
     stored = history(grid, "flaky")["flaky-exp0"]
     assert [v for _, v, _ in stored["loss"]] == [1.0]
-    folder = Path(status(grid, "flaky-exp0")["log_path"]).parent
+    folder = Path(run_status("flaky-exp0")["log_path"]).parent
     assert (folder / "stdout.attempt1.log").read_text() == "loss=9\n"
 
 
-def test_many_metric_lines_are_all_kept(grid, workdir):
+def test_many_metric_lines_are_all_kept(grid, run_status, workdir):
     (workdir / "chatty.py").write_text(
         "for i in range(20000):\n    print(f'step={i} loss={1 / (i + 1)}')\n"
     )
     grid("run", "--name", "chatty", "chatty.py", check=True)
-    summary = status(grid, "chatty-exp0")["metrics"]["loss"]
+    summary = run_status("chatty-exp0")["metrics"]["loss"]
     assert summary["count"] == 20000 and summary["step"] == 19999.0
     assert summary["min"] == pytest.approx(1 / 20000) and summary["max"] == 1.0
 

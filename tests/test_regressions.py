@@ -7,21 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from conftest import wait_until, words
 from gridrun.store import Driver, NewExperiment, NewRun, SQLiteStore
-
-
-def status(grid, name: str) -> dict:
-    return json.loads(grid("--output", "json", "status", name, check=True).stdout)
-
-
-def wait_until(predicate, timeout: float = 20.0) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def process_alive(pid: int) -> bool:
@@ -32,7 +21,7 @@ def process_alive(pid: int) -> bool:
         return False
 
 
-def test_nan_and_infinite_metrics_are_kept_and_json_stays_strict(grid, workdir):
+def test_nan_and_infinite_metrics_are_kept_and_json_stays_strict(grid, run_status, workdir):
     (workdir / "nan.py").write_text(
         "import gridrun\n"
         "print('loss=nan')\n"
@@ -45,39 +34,28 @@ def test_nan_and_infinite_metrics_are_kept_and_json_stays_strict(grid, workdir):
     metrics = json.loads(out)["metrics"]
     assert metrics["loss"]["count"] == 2 and metrics["loss"]["last"] == 0.5
     assert metrics["grad"]["last"] is None and metrics["acc"]["last"] is None
-    assert status(grid, "nan")["counts"]["succeeded"] == 2
+    assert run_status("nan")["counts"]["succeeded"] == 2
 
 
-def test_a_closed_pipe_does_not_stop_the_sweep(grid, workdir, grid_env):
+def test_a_closed_pipe_does_not_stop_the_sweep(run_status, workdir, grid_env):
     (workdir / "s.py").write_text("import time\ntime.sleep(0.3)\n")
     command = (
         f"{sys.executable} -m gridrun run --name pipe --max_parallel 2 s.py "
         "--i 'range(6)' | head -c 1"
     )
     subprocess.run(command, shell=True, cwd=workdir, env=grid_env, capture_output=True)
-    wait_until(lambda: status(grid, "pipe")["state"] != "running")
-    assert status(grid, "pipe")["counts"]["succeeded"] == 6
+    wait_until(lambda: run_status("pipe")["state"] != "running", what="the run pipe to end")
+    assert run_status("pipe")["counts"]["succeeded"] == 6
 
 
-def test_a_queued_experiment_of_a_driven_run_cannot_be_deleted(grid, workdir):
+def test_a_queued_experiment_of_a_driven_run_cannot_be_deleted(grid, run_status, workdir):
     (workdir / "s.py").write_text("import time\ntime.sleep(1)\n")
-    grid(
-        "run",
-        "--detach",
-        "--name",
-        "dq",
-        "--max_parallel",
-        "1",
-        "s.py",
-        "--i",
-        "range(3)",
-        check=True,
-    )
-    wait_until(lambda: status(grid, "dq")["counts"]["running"] == 1)
+    grid("run", *words("--detach --name dq --max_parallel 1 s.py --i range(3)"), check=True)
+    wait_until(lambda: run_status("dq")["counts"]["running"] == 1, what="dq-exp0 to run")
     refused = grid("delete", "experiment", "dq-exp2")
     assert refused.returncode == 2 and "grid stop experiment dq-exp2" in refused.stderr
-    wait_until(lambda: status(grid, "dq")["state"] != "running", timeout=30)
-    assert status(grid, "dq")["counts"]["succeeded"] == 3
+    wait_until(lambda: run_status("dq")["state"] != "running", what="the run dq to end")
+    assert run_status("dq")["counts"]["succeeded"] == 3
 
 
 def test_a_stop_kills_what_ignores_sigterm_in_the_group(grid, workdir):
@@ -89,39 +67,22 @@ def test_a_stop_kills_what_ignores_sigterm_in_the_group(grid, workdir):
     result = grid("run", "--name", "stub", "--timeout", "1s", "--grace_period", "1s", "stub.sh")
     assert result.returncode == 1
     child = int((workdir / "child.pid").read_text())
-    wait_until(lambda: not process_alive(child), timeout=5)
+    wait_until(lambda: not process_alive(child), 5, what="the child that ignores SIGTERM to die")
 
 
-def test_killing_the_drivers_group_kills_its_experiments(grid, workdir, grid_env):
+def test_killing_the_drivers_group_kills_its_experiments(grid_background, run_status, workdir):
     (workdir / "s.py").write_text(
         "import os, time\nopen(f'pid{os.getpid()}', 'w').close()\ntime.sleep(60)\n"
     )
-    driver = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gridrun",
-            "run",
-            "--name",
-            "grp",
-            "--grace_period",
-            "1s",
-            "s.py",
-            "--i",
-            "[1, 2]",
-        ],
-        cwd=workdir,
-        env=grid_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    wait_until(lambda: len(list(workdir.glob("pid*"))) == 2)
+    driver = grid_background("run", *words("--name grp --grace_period 1s s.py --i"), "[1, 2]")
+    wait_until(lambda: len(list(workdir.glob("pid*"))) == 2, what="both experiments to start")
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
     pids = [int(p.name[3:]) for p in workdir.glob("pid*")]
-    wait_until(lambda: not any(process_alive(pid) for pid in pids), timeout=10)
-    assert status(grid, "grp")["state"] == "lost"
+    wait_until(
+        lambda: not any(process_alive(pid) for pid in pids), 10, what="the experiments to die"
+    )
+    assert run_status("grp")["state"] == "lost"
 
 
 def test_only_one_driver_takes_over_a_run(tmp_path: Path):
@@ -140,7 +101,7 @@ def test_only_one_driver_takes_over_a_run(tmp_path: Path):
     assert store.get_run_by_id(run.id).driver == first
 
 
-def test_relative_home_gives_absolute_paths(grid, workdir, grid_env):
+def test_relative_home_gives_absolute_paths(grid, run_status, workdir, grid_env):
     (workdir / "chd.py").write_text(
         "import os, gridrun\n"
         "os.chdir('/')\n"
@@ -150,17 +111,16 @@ def test_relative_home_gives_absolute_paths(grid, workdir, grid_env):
     env = {**grid_env, "GRIDRUN_HOME": "relhome"}
     result = grid("run", "--name", "rel", "chd.py", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    out = grid("--output", "json", "status", "rel-exp0", env=env, check=True).stdout
-    data = json.loads(out)
+    data = run_status("rel-exp0", env=env)
     assert os.path.isabs(data["log_path"]) and data["metrics"]["loss"]["last"] == 1.0
 
 
-def test_bad_names_and_paths_are_clean_errors(grid, workdir, tmp_path):
+def test_bad_names_and_paths_are_clean_errors(grid, run_status, workdir, tmp_path):
     (workdir / "t.py").write_text("")
     grid("run", "--name", "precious", "t.py", check=True)
     empty = grid("delete", "run", "")
     assert empty.returncode == 2 and "empty" in empty.stderr
-    assert status(grid, "precious")["state"] == "succeeded"
+    assert run_status("precious")["state"] == "succeeded"
     for args in (
         ["run", ""],
         ["run", "."],

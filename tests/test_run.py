@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from conftest import wait_until, words
 
 PROBE = """\
 import json, os, sys, time
@@ -49,24 +50,9 @@ def probe(workdir: Path, grid_env: dict[str, str], tmp_path: Path):
     return seen
 
 
-def status_json(grid, name: str) -> dict:
-    return json.loads(grid("--output", "json", "status", name, check=True).stdout)
-
-
-def test_a_sweep_runs_in_parallel_and_is_recorded(grid, probe, workdir, grid_env):
-    result = grid(
-        "run",
-        "--name",
-        "par",
-        "--max_parallel",
-        "3",
-        "probe.py",
-        "--sleep",
-        "1",
-        "--lr",
-        "[0.1, 0.01, 1e-3]",
-        "pos",
-    )
+def test_a_sweep_runs_in_parallel_and_is_recorded(grid, run_status, probe, workdir, grid_env):
+    options = words("--name par --max_parallel 3 probe.py --sleep 1 --lr")
+    result = grid("run", *options, "[0.1, 0.01, 1e-3]", "pos")
     assert result.returncode == 0, result.stderr
     seen = probe()
     assert sorted(seen) == ["par-exp0", "par-exp1", "par-exp2"]
@@ -93,7 +79,7 @@ def test_a_sweep_runs_in_parallel_and_is_recorded(grid, probe, workdir, grid_env
         assert env["CUDA_VISIBLE_DEVICES"] == ""
         assert (folder / "stdout.log").read_text().startswith("probe done --sleep 1 --lr")
 
-    run = status_json(grid, "par")
+    run = run_status("par")
     assert run["state"] == "succeeded"
     assert run["counts"]["succeeded"] == 3
     assert run["seed"] >= 0 and run["strategy"] == "grid_search"
@@ -111,7 +97,7 @@ def test_a_sweep_runs_in_parallel_and_is_recorded(grid, probe, workdir, grid_env
         assert experiment["started_at"] and experiment["ended_at"]
 
 
-def test_fake_gpus_are_distinct_per_experiment(grid, probe, grid_env):
+def test_fake_gpus_are_distinct_per_experiment(grid, run_status, probe, grid_env):
     grid_env["CUDA_VISIBLE_DEVICES"] = "0,1,2,3"
     result = grid(
         "run", "--name", "gpu", "--gpus", "1", "probe.py", "--sleep", "0.5", "--i", "range(8)"
@@ -125,40 +111,17 @@ def test_fake_gpus_are_distinct_per_experiment(grid, probe, grid_env):
             if other_start < end and start < other_end:
                 assert gpu != other_gpu, "two experiments shared a GPU at the same time"
     assert max(sum(1 for s, e, _ in intervals if s <= t < e) for t, _, _ in intervals) <= 4
-    status = status_json(grid, "gpu")
+    status = run_status("gpu")
     assert {e["gpus"] for e in status["experiments"]} <= {"0", "1", "2", "3"}
 
 
 def test_two_gpus_each_and_fractional_gpus(grid, probe, grid_env):
     grid_env["CUDA_VISIBLE_DEVICES"] = "4,5,6,7"
-    grid(
-        "run",
-        "--name",
-        "two",
-        "--gpus",
-        "2",
-        "probe.py",
-        "--i",
-        "range(2)",
-        "--sleep",
-        "0.5",
-        check=True,
-    )
+    grid("run", *words("--name two --gpus 2 probe.py --i range(2) --sleep 0.5"), check=True)
     gpus = [set(r["env"]["CUDA_VISIBLE_DEVICES"].split(",")) for r in probe().values()]
     assert all(len(g) == 2 for g in gpus) and not gpus[0] & gpus[1]
     result = grid(
-        "run",
-        "--name",
-        "half",
-        "--gpus",
-        "0.5",
-        "--max_parallel",
-        "8",
-        "probe.py",
-        "--i",
-        "range(8)",
-        "--sleep",
-        "0.5",
+        "run", *words("--name half --gpus 0.5 --max_parallel 8 probe.py --i range(8) --sleep 0.5")
     )
     assert result.returncode == 0, result.stderr
     half = [r for name, r in probe().items() if name.startswith("half")]
@@ -175,19 +138,19 @@ def test_too_many_gpus_is_an_error_before_anything_is_recorded(grid, grid_env, w
     assert history["runs"] == []
 
 
-def test_failures_are_recorded_and_the_sweep_goes_on(grid, probe):
+def test_failures_are_recorded_and_the_sweep_goes_on(grid, run_status, probe):
     result = grid("run", "--name", "mix", "probe.py", "--exit", "[0, 3, 0]")
     assert result.returncode == 1
     assert "mix-exp1" in result.stdout and "exit code 3" in result.stdout
     assert "probe done --exit 3" in result.stdout  # the last lines of its log
     assert "grid resume mix" in result.stdout
-    run = status_json(grid, "mix")
+    run = run_status("mix")
     assert run["state"] == "failed"
     assert [e["state"] for e in run["experiments"]] == ["succeeded", "failed", "succeeded"]
     assert run["experiments"][1]["exit_code"] == 3
 
 
-def test_a_crash_keeps_the_last_lines_of_the_log(grid, workdir):
+def test_a_crash_keeps_the_last_lines_of_the_log(grid, run_status, workdir):
     (workdir / "crash.py").write_text(
         "import os, signal, sys\n"
         "for i in range(1000):\n    print('line', i)\n"
@@ -199,48 +162,40 @@ def test_a_crash_keeps_the_last_lines_of_the_log(grid, workdir):
     log = grid("logs", "crash-exp0", check=True).stdout.splitlines()
     assert log[:2] == ["line 0", "line 1"]
     assert log[-2:] == ["line 999", "last words"]
-    experiment = status_json(grid, "crash")["experiments"][0]
+    experiment = run_status("crash")["experiments"][0]
     assert experiment["state"] == "failed" and experiment["signal"] == 9
     assert experiment["exit_code"] is None
 
 
-def test_logs_tail_and_follow_while_running(grid, workdir, grid_env):
+def test_logs_tail_and_follow_while_running(grid, grid_background, run_status, workdir):
     (workdir / "slow.py").write_text(
         "import time\nfor i in range(6):\n    print('tick', i, flush=True)\n    time.sleep(0.3)\n"
     )
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "gridrun", "run", "--name", "follow", "slow.py"],
-        cwd=workdir,
-        env=grid_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    driver = grid_background("run", "--name", "follow", "slow.py")
+
+    def follow_exp0_runs() -> bool:
+        run = run_status("follow", check=False)
+        return run is not None and run["experiments"][0]["state"] == "running"
+
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            out = grid("--output", "json", "status", "follow")
-            if out.returncode == 0 and json.loads(out.stdout)["experiments"][0]["state"] == (
-                "running"
-            ):
-                break
-            time.sleep(0.05)
+        wait_until(follow_exp0_runs, what="follow-exp0 to run")
         running = grid("status", check=True).stdout
         assert "follow" in running
         followed = grid("logs", "follow-exp0", "-f", check=True, timeout=30).stdout
         assert followed.splitlines() == [f"tick {i}" for i in range(6)]
     finally:
-        assert driver.wait(timeout=30) == 0, driver.stderr.read()
+        assert driver.wait(timeout=30) == 0, driver.output()
     assert grid("logs", "follow-exp0", "-l", "2", check=True).stdout == "tick 4\ntick 5\n"
     assert grid("logs", "exp0", "--lines", "1", check=True).stdout == "tick 5\n"
     lines = grid("--output", "json", "logs", "follow-exp0", "-l", "1", check=True).stdout
     assert json.loads(lines) == {"experiment": "follow-exp0", "line": "tick 5"}
 
 
-def test_names_prefixes_and_short_names(grid, workdir):
+def test_names_prefixes_and_short_names(grid, run_status, workdir):
     (workdir / "t.py").write_text("print('hi')\n")
     grid("run", "--name", "alpha-one", "t.py", "--a", "[1, 2]", check=True)
     grid("run", "--name", "alpha-two", "t.py", check=True)
-    assert status_json(grid, "alpha-o")["name"] == "alpha-one"
+    assert run_status("alpha-o")["name"] == "alpha-one"
     assert grid("logs", "alpha-one-exp1", check=True).stdout == "hi\n"
     assert grid("logs", "one-exp1", check=True).stdout == "hi\n"
     ambiguous = grid("status", "alpha")
@@ -249,7 +204,7 @@ def test_names_prefixes_and_short_names(grid, workdir):
     assert grid("logs", "exp0").returncode == 2  # two runs have an exp0
     missing = grid("status", "nope")
     assert missing.returncode == 2 and "no experiment named 'nope'" in missing.stderr
-    experiment = json.loads(grid("--output", "json", "status", "two-exp0", check=True).stdout)
+    experiment = run_status("two-exp0")
     assert experiment["name"] == "alpha-two-exp0" and experiment["state"] == "succeeded"
 
 
@@ -267,14 +222,14 @@ def test_history_and_status_without_runs_in_progress(grid, workdir):
     assert json.loads(grid("--output", "json", "status", check=True).stdout) == {"runs": []}
 
 
-def test_delete_removes_records_and_files(grid, workdir, grid_env):
+def test_delete_removes_records_and_files(grid, run_status, workdir, grid_env):
     (workdir / "t.py").write_text("print('x')\n")
     grid("run", "--name", "gone", "t.py", "--a", "[1, 2, 3]", check=True)
     home = Path(grid_env["GRIDRUN_HOME"])
     assert (home / "runs" / "gone" / "gone-exp1").is_dir()
     grid("delete", "experiment", "gone-exp1", check=True)
     assert not (home / "runs" / "gone" / "gone-exp1").exists()
-    run = status_json(grid, "gone")
+    run = run_status("gone")
     assert [e["name"] for e in run["experiments"]] == ["gone-exp0", "gone-exp2"]
     deleted = json.loads(grid("--output", "json", "delete", "run", "gone", check=True).stdout)
     assert deleted == {"deleted": ["gone"]}
@@ -282,81 +237,45 @@ def test_delete_removes_records_and_files(grid, workdir, grid_env):
     assert grid("status", "gone").returncode == 2
 
 
-def test_stop_a_detached_run_and_resume_it(grid, workdir):
+def test_stop_a_detached_run_and_resume_it(grid, run_status, workdir):
     (workdir / "wait.py").write_text(
         "import os, sys, time\n"
         "if not os.path.exists('go'):\n    time.sleep(60)\n"
         "print('finished', sys.argv[1:])\n"
     )
-    out = grid(
-        "run",
-        "--detach",
-        "--name",
-        "bg",
-        "--max_parallel",
-        "2",
-        "--grace_period",
-        "2s",
-        "wait.py",
-        "--i",
-        "range(5)",
-        check=True,
-    ).stdout
+    options = words("--detach --name bg --max_parallel 2 --grace_period 2s")
+    out = grid("run", *options, "wait.py", "--i", "range(5)", check=True).stdout
     assert "bg" in out and "grid status bg" in out
-    deadline = time.time() + 20
-    while status_json(grid, "bg")["counts"]["running"] < 2:
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: run_status("bg")["counts"]["running"] >= 2, what="two experiments to run")
     assert "bg" in grid("status", check=True).stdout
     stopped = grid("stop", "run", "bg", check=True)
     assert "stop requested" in stopped.stdout
-    deadline = time.time() + 20
-    while status_json(grid, "bg")["state"] == "running":
-        assert time.time() < deadline
-        time.sleep(0.1)
-    run = status_json(grid, "bg")
+    wait_until(lambda: run_status("bg")["state"] != "running", what="the run bg to stop")
+    run = run_status("bg")
     assert run["state"] == "stopped"
     assert run["counts"]["stopped"] == 5
     (workdir / "go").write_text("")
     resumed = grid("resume", "bg", timeout=60)
     assert resumed.returncode == 0, resumed.stderr
-    run = status_json(grid, "bg")
+    run = run_status("bg")
     assert run["state"] == "succeeded" and run["counts"]["succeeded"] == 5
     assert "finished ['--i', '4']" in grid("logs", "bg-exp4", check=True).stdout
     again = grid("resume", "bg", check=True)
     assert "nothing to resume" in again.stdout
 
 
-def test_stop_one_experiment(grid, workdir, grid_env):
+def test_stop_one_experiment(grid, grid_background, run_status, workdir):
     (workdir / "wait.py").write_text("import sys, time\ntime.sleep(float(sys.argv[2]))\n")
-    driver = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gridrun",
-            "run",
-            "--name",
-            "one",
-            "--grace_period",
-            "1s",
-            "wait.py",
-            "--t",
-            "[30, 1]",
-        ],
-        cwd=workdir,
-        env=grid_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 20
-    while grid("--output", "json", "status", "one").returncode != 0 or (
-        status_json(grid, "one")["counts"]["running"] < 2
-    ):
-        assert time.time() < deadline
-        time.sleep(0.05)
+    driver = grid_background("run", *words("--name one --grace_period 1s wait.py --t"), "[30, 1]")
+
+    def both_run() -> bool:
+        run = run_status("one", check=False)
+        return run is not None and run["counts"]["running"] >= 2
+
+    wait_until(both_run, what="both experiments of one to run")
     grid("stop", "experiment", "one-exp0", check=True)
     assert driver.wait(timeout=30) == 1
-    run = status_json(grid, "one")
+    run = run_status("one")
     assert [e["state"] for e in run["experiments"]] == ["stopped", "succeeded"]
     assert run["experiments"][0]["reason"] == "stopped by grid stop"
 
@@ -378,7 +297,7 @@ def test_a_run_name_cannot_be_reused(grid, workdir):
     assert again.returncode == 2 and "exists" in again.stderr and "grid resume same" in again.stderr
 
 
-def test_git_commit_and_dirtiness_are_recorded(grid, workdir, grid_env):
+def test_git_commit_and_dirtiness_are_recorded(grid, run_status, workdir, grid_env):
     def git(*args: str) -> None:
         subprocess.run(
             ["git", *args],
@@ -404,7 +323,7 @@ def test_git_commit_and_dirtiness_are_recorded(grid, workdir, grid_env):
     grid("run", "--name", "clean", "t.py", check=True)
     (workdir / "t.py").write_text("print(2)\n")
     grid("run", "--name", "dirty", "t.py", check=True)
-    clean, dirty = status_json(grid, "clean"), status_json(grid, "dirty")
+    clean, dirty = run_status("clean"), run_status("dirty")
     assert clean["git_commit"] == commit and clean["git_dirty"] is False
     assert dirty["git_commit"] == commit and dirty["git_dirty"] is True
 
@@ -435,6 +354,6 @@ def test_json_output_of_a_run(grid, workdir):
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc")
-def test_python_script_runs_under_grids_interpreter(grid, probe, workdir):
+def test_python_script_runs_under_grids_interpreter(grid, run_status, probe, workdir):
     grid("run", "--name", "py", "probe.py", check=True)
-    assert status_json(grid, "py")["experiments"][0]["command"][0] == sys.executable
+    assert run_status("py")["experiments"][0]["command"][0] == sys.executable
