@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import words
 from gridrun.errors import UserError
 from gridrun.spec.space import SearchSpace
 from gridrun.tuning.dimensions import search_dimensions
@@ -182,20 +183,11 @@ print(f"loss={loss + (0.5 if args.kind == 'b' else 0.0)}")
 BRANIN_SPACE = ("--x", "uniform(-5, 10, 1)", "--y", "uniform(0, 15, 1)", "--kind", "[a, b]")
 
 
-def words(text: str) -> list[str]:
-    """Options written as one string: `words("--name a --seed 3")`."""
-    return text.split()
-
-
-def status(grid, name: str) -> dict:
-    return json.loads(grid("--output", "json", "status", name, check=True).stdout)
-
-
 def by_name(run: dict) -> dict[str, dict]:
     return {e["name"]: e for e in run["experiments"]}
 
 
-def test_bayesian_sweep_records_values_as_experiments_start(grid, workdir):
+def test_bayesian_sweep_records_values_as_experiments_start(grid, run_status, workdir):
     (workdir / "branin.py").write_text(BRANIN)
     result = grid(
         "run",
@@ -207,7 +199,7 @@ def test_bayesian_sweep_records_values_as_experiments_start(grid, workdir):
     )
     assert result.returncode == 0, result.stderr
     assert "the count 1 is ignored" in result.stderr
-    run = status(grid, "bo")
+    run = run_status("bo")
     assert run["strategy"] == "bayesian" and run["counts"]["succeeded"] == 14
     for experiment in run["experiments"]:
         params = experiment["params"]
@@ -227,7 +219,7 @@ def test_bayesian_sweep_records_values_as_experiments_start(grid, workdir):
     assert best["value"] == min(e["metrics"]["loss"]["last"] for e in run["experiments"])
 
 
-def test_bayesian_with_one_at_a_time_is_reproducible_from_its_seed(grid, workdir):
+def test_bayesian_with_one_at_a_time_is_reproducible_from_its_seed(grid, run_status, workdir):
     (workdir / "branin.py").write_text(BRANIN)
     values = []
     for name in ("first", "second"):
@@ -250,7 +242,7 @@ def test_bayesian_with_one_at_a_time_is_reproducible_from_its_seed(grid, workdir
             check=True,
             timeout=120,
         )
-        experiments = sorted(status(grid, name)["experiments"], key=lambda e: e["index"])
+        experiments = sorted(run_status(name)["experiments"], key=lambda e: e["index"])
         values.append([e["params"] for e in experiments])
     assert values[0] == values[1]
 
@@ -293,7 +285,7 @@ def test_bayesian_without_optuna_says_how_to_install_it(grid, workdir, grid_env)
     assert "pip install 'gridrun[bayes]'" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_bayesian_resume_continues_the_search(grid, workdir):
+def test_bayesian_resume_continues_the_search(grid, run_status, workdir):
     """A run stopped after three experiments: resume reruns the stopped one with its values,
     proposes new values for those never started, and leaves the others alone."""
     (workdir / "branin.py").write_text(BRANIN)
@@ -321,13 +313,13 @@ def test_bayesian_resume_continues_the_search(grid, workdir):
         timeout=120,
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    before = by_name(status(grid, "bor"))
+    before = by_name(run_status("bor"))
     assert [before[f"bor-exp{i}"]["state"] for i in range(6)] == ["succeeded"] * 2 + ["stopped"] * 4
     assert before["bor-exp2"]["params"] and not before["bor-exp3"]["params"]
 
     result = grid("resume", "bor", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    after = by_name(status(grid, "bor"))
+    after = by_name(run_status("bor"))
     assert all(e["state"] == "succeeded" for e in after.values())
     for name in ("bor-exp0", "bor-exp1"):  # left alone
         assert after[name]["params"] == before[name]["params"]
@@ -352,7 +344,7 @@ print("done", flush=True)
 """
 
 
-def test_asha_stops_losing_experiments_and_keeps_the_best(grid, workdir, grid_env):
+def test_asha_stops_losing_experiments_and_keeps_the_best(grid, run_status, workdir, grid_env):
     """One at a time, so that the rule sees the same order every time: 0.5 runs to the end;
     0.9 is behind it at step 1; 0.1 leads every rung; 0.7 and 0.3 are behind at step 1."""
     (workdir / "curve.py").write_text(CURVE)
@@ -367,7 +359,7 @@ def test_asha_stops_losing_experiments_and_keeps_the_best(grid, workdir, grid_en
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 succeeded, 3 pruned" in result.stdout
-    run = status(grid, "asha")
+    run = run_status("asha")
     assert run["state"] == "succeeded"
     experiments = by_name(run)
     states = [experiments[f"asha-exp{i}"]["state"] for i in range(5)]
@@ -394,7 +386,7 @@ def test_asha_stops_losing_experiments_and_keeps_the_best(grid, workdir, grid_en
     assert "pruned at step 1" in text
 
 
-def test_a_pruned_experiment_is_not_resumed(grid, workdir):
+def test_a_pruned_experiment_is_not_resumed(grid, run_status, workdir):
     (workdir / "curve.py").write_text(CURVE)
     grid(
         "run",
@@ -409,10 +401,10 @@ def test_a_pruned_experiment_is_not_resumed(grid, workdir):
     )
     result = grid("resume", "pr", check=True)
     assert "nothing to resume" in result.stdout
-    assert status(grid, "pr")["counts"]["pruned"] == 1
+    assert run_status("pr")["counts"]["pruned"] == 1
 
 
-def test_max_time_ends_the_sweep_and_stops_what_runs(grid, workdir):
+def test_max_time_ends_the_sweep_and_stops_what_runs(grid, run_status, workdir):
     (workdir / "slow.py").write_text(
         "import time, sys\nprint('loss=1', flush=True)\ntime.sleep(60)\n"
     )
@@ -426,7 +418,7 @@ def test_max_time_ends_the_sweep_and_stops_what_runs(grid, workdir):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "the time budget --max_time 2s ran out" in result.stdout
-    run = status(grid, "budget")
+    run = run_status("budget")
     assert run["state"] == "succeeded" and run["counts"]["stopped"] == 5
     assert run["duration_s"] < 30
     reasons = sorted(e["reason"] for e in run["experiments"])
@@ -434,7 +426,7 @@ def test_max_time_ends_the_sweep_and_stops_what_runs(grid, workdir):
     assert reasons.count("stopped: the time budget --max_time 2s ran out") == 2
 
 
-def test_stop_when_a_target_is_met(grid, workdir):
+def test_stop_when_a_target_is_met(grid, run_status, workdir):
     (workdir / "curve.py").write_text(CURVE)
     result = grid(
         "run",
@@ -450,7 +442,7 @@ def test_stop_when_a_target_is_met(grid, workdir):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "target loss<0.6 met by target-exp1" in result.stdout
-    experiments = by_name(status(grid, "target"))
+    experiments = by_name(run_status("target"))
     # exp1 meets the target at epoch 2 (0.05 + 1/2): it finishes its work, nothing more starts
     assert experiments["target-exp0"]["state"] == "succeeded"
     assert experiments["target-exp1"]["state"] == "succeeded"
