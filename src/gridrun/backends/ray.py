@@ -9,8 +9,9 @@ and `grid logs -f` find them as with the local backend, then queues the `Exited`
 - Code: Ray's `working_dir` runtime environment (the run's folder, uploaded once per run),
   or with `shared_fs` the same folder on every node. A local Ray started for the run is this
   machine: its folders are shared.
-- Stop: a small task on the experiment's node signals its process group (SIGTERM, then
-  SIGKILL), so its last output still comes back. Before the task has started, `ray.cancel`.
+- Stop: the driver posts SIGTERM (then SIGKILL) on the run's `StopBoard` actor, where a
+  thread of each task waits; it signals the process group on its node, so the experiment's
+  last output still comes back. Before the task has started, `ray.cancel`.
 - A node that dies (or a worker that crashes) surfaces as a Ray error: the attempt is
   `lost`, and the driver retries it elsewhere when `--retries` allows.
 
@@ -27,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ beyond that, use a shared filesystem (`--shared_fs`)."""
 LOCAL_OBJECT_STORE_BYTES = 100 * 1024**2
 """The object store of a local Ray started for the run: only output chunks pass there."""
 CAPACITY_REFRESH_S = 2.0
+CONNECT_TIMEOUT_S = 10.0
 
 
 def import_ray() -> Any:
@@ -91,6 +94,7 @@ def connect(address: str | None, cwd: str, home: Path, shared_fs: bool) -> Conne
             )
             shared = True
         else:
+            _check_reachable(address)
             shared = shared_fs
             runtime_env = None
             if not shared:
@@ -113,6 +117,21 @@ def connect(address: str | None, cwd: str, home: Path, shared_fs: bool) -> Conne
         float(resources.get("CPU", 0)),
         float(resources.get("GPU", 0)),
     )
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once (Ray itself retries for minutes) when nothing listens at `address`."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or address == "auto":
+        return  # "auto", or a form Ray understands and we do not: Ray will tell
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise UserError(
+            f"cannot reach the Ray cluster at {address}: {error.strerror or error}"
+        ) from None
 
 
 def disconnect() -> None:
@@ -193,12 +212,11 @@ class Attempt:
     """One experiment attempt out on the cluster."""
 
     spec: Launch
-    name: str
+    key: str
+    """Its name on the run's StopBoard."""
     generator: Any
     node: str | None = None
-    pgid: int = 0
-    wanted: int | None = None
-    """The signal the driver asked for before the process was known to have started."""
+    started: bool = False
     ended: bool = False
 
 
@@ -216,7 +234,6 @@ class RayBackend(Backend):
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         self.ray = ray
-        self.affinity = NodeAffinitySchedulingStrategy
         self.events = events
         self.request = request
         self.connection = connection
@@ -234,11 +251,22 @@ class RayBackend(Backend):
         if request.memory_gb:
             options["memory"] = int(request.memory_gb * 1024**3)
         self.task = ray.remote(**options)(ray_worker.run_experiment)
-        self.signal_task = ray.remote(num_cpus=0, max_retries=0)(ray_worker.signal_group)
+        here = ray.get_runtime_context().get_node_id()
+        self.board = (
+            ray.remote(ray_worker.StopBoard)
+            .options(
+                num_cpus=0,
+                max_restarts=-1,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=True),
+            )
+            .remote()
+        )
 
     def launch(self, spec: Launch) -> Handle | None:
         name = spec.env.get("GRID_EXPERIMENT_NAME", str(spec.experiment_id))
+        key = f"{spec.experiment_id}-{uuid.uuid4().hex[:12]}"
         task_spec = {
+            "key": key,
             "command": list(spec.command),
             "cwd": spec.cwd if self.connection.shared else None,
             "env": dict(spec.env),
@@ -248,14 +276,14 @@ class RayBackend(Backend):
             "max_artifact_bytes": MAX_ARTIFACT_BYTES,
         }
         try:
-            generator = self.task.options(name=name).remote(task_spec)
+            generator = self.task.options(name=name).remote(task_spec, self.board)
         except Exception as error:  # nothing went out
             message = f"cannot submit to Ray: {error}"
             with open(spec.log_path, "ab") as log:
                 log.write(f"gridrun: {message}\n".encode())
             self.events.put(Exited(spec.experiment_id, 127, message))
             return None
-        attempt = Attempt(spec, name, generator)
+        attempt = Attempt(spec, key, generator)
         with self.lock:
             self.attempts[spec.experiment_id] = attempt
         threading.Thread(
@@ -327,6 +355,8 @@ class RayBackend(Backend):
             with self.lock:
                 attempt.ended = True
                 self.attempts.pop(spec.experiment_id, None)
+            with contextlib.suppress(Exception):
+                self.board.forget.remote(attempt.key)
             if exited is None:
                 exited = Exited(spec.experiment_id, -1, "the Ray task ended without an exit code")
             self.events.put(exited)
@@ -334,10 +364,7 @@ class RayBackend(Backend):
     def _started(self, attempt: Attempt, chunk: dict[str, Any]) -> None:
         with self.lock:
             attempt.node = chunk.get("node")
-            attempt.pgid = int(chunk.get("pid") or 0)
-            wanted = attempt.wanted
-        if wanted is not None:
-            self._signal(attempt, wanted)
+            attempt.started = True
 
     # -- stopping ---------------------------------------------------------------------------------
     def terminate(self, handle: Handle) -> None:
@@ -351,24 +378,12 @@ class RayBackend(Backend):
             attempt = self.attempts.get(handle.experiment_id)
             if attempt is None or attempt.ended:
                 return
-            started = attempt.pgid > 0
-            if not started:
-                attempt.wanted = signum
-        if started:
-            self._signal(attempt, signum)
-        else:  # not running yet (or just now: the task then kills its group itself)
-            with contextlib.suppress(Exception):
-                self.ray.cancel(attempt.generator)
-
-    def _signal(self, attempt: Attempt, signum: int) -> None:
-        """Signal the attempt's process group on its node, by a task there (not waited for)."""
-        if attempt.node is None:
-            return
-        strategy = self.affinity(node_id=attempt.node, soft=False)
+            started = attempt.started
         with contextlib.suppress(Exception):
-            self.signal_task.options(scheduling_strategy=strategy).remote(
-                attempt.pgid, attempt.name, int(signum)
-            )
+            if started:  # its task waits on the board: it signals the process group
+                self.board.post.remote(attempt.key, int(signum))
+            else:  # not running yet (or just now: the task then kills its group itself)
+                self.ray.cancel(attempt.generator)
 
 
 def _header(chunk: dict[str, Any]) -> str:

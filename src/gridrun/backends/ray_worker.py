@@ -12,8 +12,9 @@ and yields dicts, in this order:
     {"artifact": path, "data": bytes, "first"}  after it ended: its artifacts, in pieces
     {"exit": code, "error", "notes"}            last
 
-The driver stops an experiment by running `signal_group` on the same node (SIGTERM, then
-SIGKILL): the generator then sees the process end and reports its exit as usual.
+The driver stops an experiment by posting a signal on the run's `StopBoard` (SIGTERM, then
+SIGKILL); a thread of the task waits there and signals the process group: the generator
+then sees the process end and reports its exit as usual.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -100,12 +102,13 @@ class _FileTail:
         return data
 
 
-def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def run_experiment(spec: dict[str, Any], board: Any) -> Iterator[dict[str, Any]]:
     """Run one experiment attempt on this node (a streaming generator task).
 
-    `spec`: command, cwd (None: the task's own folder, Ray's copy of the working_dir),
-    env, shared (the driver's paths are valid here), driver_python (replaced by this
-    worker's interpreter), max_artifact_bytes.
+    `spec`: key (the attempt's name on the `StopBoard` `board`), command, cwd (None: the
+    task's own folder, Ray's copy of the working_dir), env, shared (the driver's paths are
+    valid here), gpus, driver_python (replaced by this worker's interpreter),
+    max_artifact_bytes.
     """
     env = dict(spec["env"])
     scratch = None
@@ -121,6 +124,7 @@ def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
     cwd = spec["cwd"] or os.getcwd()
     info = _node_info()
     process = None
+    done = threading.Event()
     try:
         try:
             process = subprocess.Popen(
@@ -139,6 +143,9 @@ def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield {**info, "pid": 0, "cwd": cwd}
             yield {"out": f"gridrun: {message}\n".encode(), "exit": 127, "error": message}
             return
+        threading.Thread(
+            target=_listen, args=(board, spec["key"], process.pid, done), daemon=True
+        ).start()
         yield {**info, "pid": process.pid, "cwd": cwd}
         metrics = _FileTail(None if spec["shared"] else env["GRID_METRICS_FILE"])
         yield from _stream(process, metrics)
@@ -148,6 +155,7 @@ def run_experiment(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield from _artifacts(env["GRID_ARTIFACTS_DIR"], spec["max_artifact_bytes"], notes)
         yield {"exit": code, "notes": notes}
     finally:  # a cancel (KeyboardInterrupt) or any error: nothing is left running
+        done.set()
         if process is not None and process.poll() is None:
             with contextlib.suppress(OSError):
                 os.killpg(process.pid, signal.SIGKILL)
@@ -250,20 +258,50 @@ def _artifacts(folder: str, limit: int, notes: list[str]) -> Iterator[dict[str, 
                         break
 
 
-def signal_group(pgid: int, experiment: str, signum: int) -> bool:
-    """Send `signum` to the process group `pgid` on this node if it is still the one of
-    `experiment` (its leader's environment says so); False if it is gone."""
-    needle = f"\0GRID_EXPERIMENT_NAME={experiment}\0".encode()
-    try:
-        with open(f"/proc/{pgid}/environ", "rb") as environ:
-            if needle not in b"\0" + environ.read() + b"\0":
-                return False
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass  # no /proc here: trust the id
-    try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+class StopBoard:
+    """Where the driver posts signals for running attempts, and where each attempt's task
+    waits for them (one asyncio actor per run, near the driver: a stop reaches the
+    experiment in milliseconds, with no new worker process to start)."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, Any] = {}
+
+    def _queue(self, key: str) -> Any:
+        import asyncio
+
+        if key not in self.queues:
+            self.queues[key] = asyncio.Queue()
+        return self.queues[key]
+
+    async def wait(self, key: str) -> int:
+        """The next signal for attempt `key` (0: it ended, stop listening)."""
+        return await self._queue(key).get()
+
+    async def post(self, key: str, signum: int) -> None:
+        self._queue(key).put_nowait(signum)
+
+    async def forget(self, key: str) -> None:
+        """Attempt `key` ended: wake its listener with 0 and drop its queue."""
+        queue = self.queues.pop(key, None)
+        if queue is not None:
+            queue.put_nowait(0)
+
+
+def _listen(board: Any, key: str, pgid: int, done: threading.Event) -> None:
+    """Deliver the signals posted for attempt `key` to its process group, until it ends."""
+    import ray
+
+    failures = 0
+    while not done.is_set():
+        try:
+            signum = ray.get(board.wait.remote(key))
+        except Exception:  # the board restarting, or going with the driver
+            failures += 1
+            if failures > 20:
+                return
+            done.wait(0.5)
+            continue
+        if not signum or done.is_set():
+            return
+        with contextlib.suppress(OSError):
+            os.killpg(pgid, signum)
