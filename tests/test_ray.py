@@ -373,6 +373,32 @@ def test_stop_and_ctrl_c(grid, env, probes, scripts):
         assert not alive(int((probes / f"intr-exp{index}").read_text()))
 
 
+def test_a_killed_driver_leaves_nothing_running(grid, env, probes, scripts):
+    grid("run", "--backend", "ray", "--detach", "--name", "orphan", "stubborn.py", check=True)
+    wait_for(lambda: (probes / "orphan-exp0").exists(), "the experiment to start")
+    pid = int((probes / "orphan-exp0").read_text())
+    os.kill(status(grid, "orphan")["driver_pid"], signal.SIGKILL)
+    wait_for(lambda: not alive(pid), "Ray to end the experiment of a dead driver", 60)
+    wait_for(lambda: status(grid, "orphan")["state"] == "lost", "the run recorded as lost", 60)
+    assert status(grid, "orphan")["experiments"][0]["state"] == "lost"
+
+
+def test_without_an_address_a_local_ray_is_started_for_the_run(grid, env, probes, scripts):
+    del env["RAY_ADDRESS"]
+    result = grid("run", "--backend", "ray", "--name", "solo", "probe.py", timeout=180)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "a local Ray: 1 node(s)" in result.stdout
+    run = status(grid, "solo")
+    assert run["options"]["address"] is None
+    record = run["experiments"][0]
+    seen = json.loads((probes / "solo-exp0.1.json").read_text())
+    folder = Path(record["log_path"]).parent
+    assert seen["cwd"] == str(scripts)  # this machine: no upload, its own folders
+    assert seen["env"]["GRID_METRICS_FILE"] == str(folder / "metrics.jsonl")
+    assert record["metrics"]["acc"]["count"] == 3 and record["metrics"]["loss"]["count"] == 3
+    assert (folder / "artifacts" / "out" / "solo-exp0.txt").exists()
+
+
 def test_a_node_that_dies_loses_its_experiment_which_is_retried_elsewhere(
     grid, env, probes, scripts, cluster
 ):
