@@ -483,3 +483,37 @@ def test_the_local_backend_never_imports_ray(grid, grid_env, workdir):
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
     assert "gridrun.runner" in imported  # the importtime report is there
     assert not [m for m in imported if m == "ray" or m.startswith(("ray.", "gridrun.backends.ray"))]
+
+
+def test_the_capacity_is_what_the_alive_nodes_fit():
+    from gridrun.backends.ray import RayScheduler, node_capacity
+    from gridrun.errors import UserError
+    from gridrun.scheduler import Request
+
+    gib = 1024**3
+    node = {"CPU": 8.0, "GPU": 2.0, "memory": 30.0 * gib}
+    assert node_capacity(node, Request(cpus=1)) == 8
+    assert node_capacity(node, Request(cpus=1, gpus=0.5)) == 4
+    assert node_capacity(node, Request(cpus=2, gpus=0, memory_gb=16)) == 1
+    assert node_capacity({"CPU": 1.0}, Request(cpus=1, gpus=1)) == 0
+    nodes = [
+        {"Alive": True, "Resources": {"CPU": 4.0}},
+        {"Alive": True, "Resources": {"CPU": 3.0}},
+        {"Alive": False, "Resources": {"CPU": 64.0}},
+    ]
+    clock = [0.0]
+    scheduler = RayScheduler(Request(cpus=2), nodes=lambda: nodes, monotonic=lambda: clock[0])
+    assert scheduler.capacity == 3  # 2 + 1: per node, not 7 / 2
+    held = [scheduler.allocate() for _ in range(3)]
+    assert None not in held and scheduler.allocate() is None
+    nodes.pop(0)  # a node died: seen at the next look
+    clock[0] += 5
+    assert scheduler.capacity == 1
+    scheduler.release(held[0])
+    assert scheduler.allocate() is None
+    nodes.clear()  # none left: one at a time waits in Ray's queue for a node
+    clock[0] += 5
+    assert scheduler.capacity == 1
+    assert RayScheduler(Request(cpus=2), max_parallel=50, nodes=lambda: nodes).capacity == 50
+    with pytest.raises(UserError, match="no node of the Ray cluster can run"):
+        RayScheduler(Request(cpus=1, gpus=1), nodes=lambda: [])

@@ -15,7 +15,7 @@ and `grid logs -f` find them as with the local backend, then queues the `Exited`
 - A node that dies (or a worker that crashes) surfaces as a Ray error: the attempt is
   `lost`, and the driver retries it elsewhere when `--retries` allows.
 
-Importing this module imports ray: only `--backend ray` does.
+Ray itself is imported when a run connects (`import_ray`): only `--backend ray` does.
 """
 
 from __future__ import annotations
