@@ -22,8 +22,9 @@ command is a fresh process that connects, runs the 100 experiments and exits:
          after trial instead of a new actor each).
 
 Both ask one CPU per experiment, so both run as many at once as the cluster has CPUs. One
-untimed round first (it warms the cluster's worker pool and the caches), then `--repeat`
-rounds, the three interleaved; median and min. `trivial.py` is `import sys`.
+untimed round first (grid's 100, Tune's two cases with 10 trials: enough to warm the
+cluster's worker pool and the caches), then `--repeat` rounds, the three interleaved;
+median and min. A SIGTERM or Ctrl-C stops it and the cluster with it. `trivial.py` is `import sys`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -43,6 +45,7 @@ import gridrun
 TRIVIAL = "trivial.py"
 TRIVIAL_SOURCE = "import sys\n"
 GOAL_RATIO = 5.0
+WARM_UP_TRIALS = 10
 
 TUNE_SCRIPT = '''\
 """100 runs of trivial.py as Ray Tune trials (a function trainable)."""
@@ -121,12 +124,13 @@ def run_tune(runner: Runner, address: str, count: int, reuse: bool) -> common.Ti
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = common.argument_parser(__doc__, repeat=3)
+    parser = common.argument_parser(__doc__, repeat=2)
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     parser.add_argument("--cpus", type=int, default=usable or 1, help="the cluster's CPUs")
     parser.add_argument("--experiments", type=int, default=100, help="experiments per sweep")
     options = common.parse_options(parser, argv)
     count = options.experiments
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # the cluster too
     folder = Path(tempfile.mkdtemp(prefix="gridrun-bench-ray-"))
     cluster = None
     try:
@@ -143,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         tune = Result("tune", f"Ray Tune, function trainable running the same {count} commands")
         reuse = Result("tune reuse", "the same, with `TuneConfig(reuse_actors=True)`")
         run_grid(runner, address, count)
-        run_tune(runner, address, count, reuse=False)
-        run_tune(runner, address, count, reuse=True)
+        run_tune(runner, address, WARM_UP_TRIALS, reuse=False)
+        run_tune(runner, address, WARM_UP_TRIALS, reuse=True)
         for round_number in range(options.repeat):
             print(f"round {round_number + 1}/{options.repeat}", file=sys.stderr)
             grid.add(run_grid(runner, address, count))

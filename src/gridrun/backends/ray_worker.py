@@ -190,6 +190,9 @@ def _stream(process: subprocess.Popen, metrics: _FileTail) -> Iterator[dict[str,
                     if not data:
                         eof = True
                 buffer += data
+        elif ended_at is None:  # it closed its output but runs on: wait, do not spin
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=BATCH_S)
         if ended_at is None and process.poll() is not None:
             ended_at = time.monotonic()
         now = time.monotonic()
