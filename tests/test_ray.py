@@ -297,7 +297,7 @@ def test_timeout_stops_on_the_worker_then_kills(grid, env, probes, scripts):
         "--name",
         "slow",
         "--timeout",
-        "2s",
+        "6s",  # from the hand-over to Ray: a new job's first workers take seconds to start
         "--grace_period",
         "2s",
         "stubborn.py",
@@ -307,7 +307,7 @@ def test_timeout_stops_on_the_worker_then_kills(grid, env, probes, scripts):
     )
     assert result.returncode == 1
     polite, ignoring = status(grid, "slow")["experiments"]
-    assert polite["state"] == "failed" and polite["reason"] == "timed out after 2s"
+    assert polite["state"] == "failed" and polite["reason"] == "timed out after 6s"
     assert polite["exit_code"] == 3
     assert log_lines(polite)[1:] == ["start", "got SIGTERM, saving", "saved"]
     assert ignoring["state"] == "failed" and ignoring["signal"] == signal.SIGKILL

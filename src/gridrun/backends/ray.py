@@ -381,7 +381,7 @@ class RayBackend(Backend):
             started = attempt.started
         with contextlib.suppress(Exception):
             if started:  # its task waits on the board: it signals the process group
-                self.board.post.remote(attempt.key, int(signum))
+                self.board.post.remote(attempt.key, int(signum), time.monotonic())
             else:  # not running yet (or just now: the task then kills its group itself)
                 self.ray.cancel(attempt.generator)
 

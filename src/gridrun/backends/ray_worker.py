@@ -276,18 +276,19 @@ class StopBoard:
             self.queues[key] = asyncio.Queue()
         return self.queues[key]
 
-    async def wait(self, key: str) -> int:
-        """The next signal for attempt `key` (0: it ended, stop listening)."""
+    async def wait(self, key: str) -> tuple[int, float]:
+        """The next signal for attempt `key` and when the driver sent it (its clock); signal
+        0: the attempt ended, stop listening."""
         return await self._queue(key).get()
 
-    async def post(self, key: str, signum: int) -> None:
-        self._queue(key).put_nowait(signum)
+    async def post(self, key: str, signum: int, sent_at: float) -> None:
+        self._queue(key).put_nowait((signum, sent_at))
 
     async def forget(self, key: str) -> None:
         """Attempt `key` ended: wake its listener with 0 and drop its queue."""
         queue = self.queues.pop(key, None)
         if queue is not None:
-            queue.put_nowait(0)
+            queue.put_nowait((0, 0.0))
 
 
 def _listen(board: Any, key: str, pgid: int, done: threading.Event) -> None:
@@ -295,9 +296,10 @@ def _listen(board: Any, key: str, pgid: int, done: threading.Event) -> None:
     import ray
 
     failures = 0
+    first: tuple[float, float] | None = None  # (here, the driver's clock) at the first signal
     while not done.is_set():
         try:
-            signum = ray.get(board.wait.remote(key))
+            signum, sent_at = ray.get(board.wait.remote(key))
         except Exception:  # the board restarting, or going with the driver
             failures += 1
             if failures > 20:
@@ -306,5 +308,11 @@ def _listen(board: Any, key: str, pgid: int, done: threading.Event) -> None:
             continue
         if not signum or done.is_set():
             return
+        if first is None:
+            first = (time.monotonic(), sent_at)
+        else:  # as far apart as the driver sent them (a SIGTERM may have come in late)
+            delay = (sent_at - first[1]) - (time.monotonic() - first[0])
+            if delay > 0 and done.wait(delay):
+                return
         with contextlib.suppress(OSError):
             os.killpg(pgid, signum)
