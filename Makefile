@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/launch.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/ray_launch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -312,16 +312,24 @@ class RunDriver:
         now = event.ended_at if event.ended_at is not None else self.clock()
         code = event.returncode
         exit_code, signum = (None, -code) if code < 0 else (code, None)
+        if event.lost:
+            exit_code, signum = None, None
         if running.stop_state is State.PREEMPTED and code != 0:
             state, reason = State.STOPPED, running.stop_reason
         elif running.stop_state is not None:
             state, reason = running.stop_state, running.stop_reason
+        elif event.lost:
+            state, reason = State.LOST, event.error
         elif code == 0:
             state, reason = State.SUCCEEDED, None
         else:
             state, reason = State.FAILED, event.error or self._action_failure(record)
         attempts = record.attempts + 1
-        retry = state is State.FAILED and attempts <= self.options.retries and not self.stop_all
+        retry = (
+            state in (State.FAILED, State.LOST)
+            and attempts <= self.options.retries
+            and not self.stop_all
+        )
         if not retry and not self.stop_all and self.proposer is None:
             # Its files are its own: safe before the bookkeeping. (An adaptive strategy
             # waits: its next proposal learns from this result.)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gridrun.backends.base import Backend
 from gridrun.backends.local import LocalBackend
 from gridrun.driver import DriveOptions, Outcome, Reported, RunDriver
 from gridrun.errors import UserError
@@ -71,6 +72,12 @@ class RunOptions:
     """A target such as `val_loss<0.1` that ends the sweep once met."""
     command_prefix: list[str] = field(default_factory=list)
     """For an adaptive strategy: what comes before the arguments it chooses."""
+    backend: str = "local"
+    """`local` (this machine) or `ray` (a Ray cluster)."""
+    address: str | None = None
+    """With `ray`: the cluster's address (None: a local Ray started for the run)."""
+    shared_fs: bool = False
+    """With `ray`: the run's folder and GRIDRUN_HOME are at the same paths on every node."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,6 +186,22 @@ def build_scheduler(options: RunOptions, env: dict[str, str] | None = None) -> S
     return Scheduler(Inventory.detect(env), options.request(), options.max_parallel)
 
 
+def check_backend(options: RunOptions) -> None:
+    """Fail before anything is recorded if the run cannot run on its backend."""
+    if options.backend == "ray":
+        from gridrun.backends.ray import import_ray
+
+        import_ray()
+        if options.isolate:
+            raise UserError(
+                "--isolate does not work with --backend ray: Ray's working_dir already gives "
+                "the workers a copy of the project taken when the run starts"
+            )
+        options.request()  # validates
+    else:
+        build_scheduler(options)  # resources that cannot fit here
+
+
 def drive_run(
     store: Store,
     run: RunRecord,
@@ -188,15 +211,20 @@ def drive_run(
 ) -> Outcome:
     """Drive `run` from this process to its end (its experiments must be queued)."""
     options = RunOptions.from_json(run.options)
-    scheduler = build_scheduler(options, env)
-    for notice in scheduler.notices:
-        reporter.message(notice)
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    local = options.backend != "ray"
+    backend: Backend | None = None
+    scheduler: Any = None
+    if local:
+        scheduler = build_scheduler(options, env)
+        backend = LocalBackend(events)
+        for notice in scheduler.notices:
+            reporter.message(notice)
     driver = this_driver()
     store.claim_run(run.id, driver, time.time())
     env = dict(os.environ if env is None else env)
     env[DRIVER_VARIABLE] = driver_marker(driver)
     watchdog = Watchdog(home, run.id, driver, min(options.grace_s, 30.0))
-    events: queue.SimpleQueue = queue.SimpleQueue()
     proposer, pruner, target = build_tuning(store, run, options)
     watched = frozenset(r.metric for r in (pruner, target) if r is not None)
     ingestor = MetricsIngestor(  # a thread: after the fork
@@ -204,11 +232,17 @@ def drive_run(
         watched=watched,
         on_points=(lambda eid, rows: events.put(Reported(eid, rows))) if watched else None,
     )
+    closing = None
     try:
+        if not local:  # after the fork: Ray starts threads
+            from gridrun.backends.ray import open_ray
+
+            backend, scheduler, closing = open_ray(options, run, home, events, reporter)
+        assert backend is not None
         run_driver = RunDriver(
             store=store,
             run=run,
-            backend=LocalBackend(events),
+            backend=backend,
             events=events,
             scheduler=scheduler,
             options=DriveOptions(
@@ -225,8 +259,8 @@ def drive_run(
             reporter=reporter,
             home=home,
             env=env,
-            on_started=watchdog.watch,
-            on_ended=watchdog.unwatch,
+            on_started=watchdog.watch if local else None,  # it stops local process groups
+            on_ended=watchdog.unwatch if local else None,
             ingestor=ingestor,
             proposer=proposer,
             pruner=pruner,
@@ -236,9 +270,13 @@ def drive_run(
     except BaseException:
         ingestor.close()
         watchdog.abandon()  # its experiments must not outlive a driver that failed
+        if closing is not None:
+            closing()
         raise
     ingestor.close()
     watchdog.close()
+    if closing is not None:
+        closing()
     return outcome
 
 

@@ -3,7 +3,9 @@
 A backend launches `Launch` specs and, whenever one ends, puts an `Exited` event on the
 queue it was given; the driver does everything else (the store, the schedule, retries).
 Stopping is staged: `terminate` asks (SIGTERM to the whole process group), `kill` insists
-(SIGKILL). Both are safe to call on an experiment that already ended.
+(SIGKILL). Both are safe to call on an experiment that already ended. An attempt whose
+machine went away (a Ray node that died) ends with `lost` set: the driver records it as lost
+and retries it when `--retries` allows.
 """
 
 from __future__ import annotations
@@ -28,18 +30,21 @@ class Launch:
 @dataclass(frozen=True)
 class Exited:
     """An experiment's process ended: its exit code, or the signal (negative code) that
-    killed it; `error` when it could not start at all."""
+    killed it; `error` when it could not start at all, or why it was lost."""
 
     experiment_id: int
     returncode: int
     error: str | None = None
     ended_at: float | None = None
     """When the process ended (the backend's clock), if known."""
+    lost: bool = False
+    """Its outcome is unknown: the node (or the worker) that ran it died. No exit code."""
 
 
 @dataclass(frozen=True)
 class Handle:
-    """A started experiment: what the backend needs to stop it."""
+    """A started experiment: what the backend needs to stop it (`pid` 0 when its process is
+    not on this machine)."""
 
     experiment_id: int
     pid: int

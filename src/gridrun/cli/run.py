@@ -81,6 +81,15 @@ def make_reporter(as_json: bool) -> Any:
     is_flag=True,
     help="Each experiment in its own copy of the project, taken when the run starts.",
 )
+@option(
+    "backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where experiments run: this machine, or a Ray cluster.",
+)
+@option("address", metavar="ADDR", help="With --backend ray: the cluster [default: RAY_ADDRESS].")
+@option("shared_fs", is_flag=True, help="With --backend ray: every node sees this folder.")
 @option("python", metavar="PATH", help="Interpreter for a .py script (default: gridrun's own).")
 @option("detach", is_flag=True, help="Run in the background; print the run's name and return.")
 @option("dry_run", is_flag=True, help="Show the experiments and launch nothing.")
@@ -108,6 +117,9 @@ def run_command(
     config: str | None,
     auto_resume: bool,
     isolate: bool,
+    backend: str,
+    address: str | None,
+    shared_fs: bool,
     python: str | None,
     detach: bool,
     dry_run: bool,
@@ -172,6 +184,9 @@ def run_command(
         early_stop=early_stop,
         max_time_s=parse_duration_s(max_time, "--max_time") if max_time else None,
         stop_when=stop_when,
+        backend=backend,
+        address=ray_address(backend, address, shared_fs),
+        shared_fs=shared_fs,
     )
     Request(options.cpus, options.gpus, options.memory_gb)  # validates
     request = SweepRequest(script, tuple(script_args), strategy, num_trials, seed, python)
@@ -192,6 +207,17 @@ def run_command(
         print_dry_run(plan, as_json=settings.json)
         return
     launch(settings, plan, request, options, detach, name is None)
+
+
+def ray_address(backend: str, address: str | None, shared_fs: bool) -> str | None:
+    """The Ray cluster to use: --address, else RAY_ADDRESS, else None (a local Ray)."""
+    from gridrun.errors import UserError
+
+    if backend != "ray":
+        if address or shared_fs:
+            raise UserError("--address and --shared_fs go with --backend ray")
+        return None
+    return address or os.environ.get("RAY_ADDRESS") or None
 
 
 def given_on_command_line() -> set[str]:
@@ -232,12 +258,12 @@ def launch(
 
     from gridrun.paths import gridrun_home
     from gridrun.processes import this_driver
-    from gridrun.runner import build_scheduler, check_command, choose_name, record_run
+    from gridrun.runner import check_backend, check_command, choose_name, record_run
     from gridrun.store import open_store
 
     cwd = os.getcwd()
     check_command(plan.prefix, request.script, cwd)
-    build_scheduler(options)  # fails now, before anything is recorded, if resources cannot fit
+    check_backend(options)  # fails now, before anything is recorded, if it cannot run
     home = gridrun_home()
     store = open_store(home)
     if not generated_name:
