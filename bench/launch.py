@@ -66,6 +66,26 @@ SMALL_RUNS = 100
 SMALL_SIZE = 100
 TRIVIAL = "trivial.py"
 TRIVIAL_SOURCE = "import sys\n"
+MINIMAL_LAUNCHER = "minimal_launcher.py"
+MINIMAL_LAUNCHER_SOURCE = """\
+# The least a Python launcher does: read the values, start each command with subprocess,
+# at most JOBS at a time, wait for them. No store, no logs, no checks. With --click it first
+# imports click, as a click CLI does before it parses anything.
+import os, subprocess, sys
+jobs, with_click, command = int(sys.argv[1]), sys.argv[2] == "--click", sys.argv[3:]
+if with_click:
+    import click  # noqa: F401
+running, started = 0, []  # kept: a collected Popen would reap its child itself
+for line in sys.stdin:
+    if running == jobs:
+        os.wait()
+        running -= 1
+    started.append(subprocess.Popen([*command, line.strip()], stdin=subprocess.DEVNULL))
+    running += 1
+while running:
+    os.wait()
+    running -= 1
+"""
 GOAL_RATIO = 1.1
 
 
@@ -142,6 +162,11 @@ def launch_cases(runner: Runner) -> list[tuple[Result, Callable[[str], Timing]]]
     def python_one(_: str) -> Timing:
         return runner.run([python, TRIVIAL])[0]
 
+    def minimal(with_click: bool) -> Callable[[str], Timing]:
+        flag = "--click" if with_click else "--bare"
+        command = [python, MINIMAL_LAUNCHER, str(PARALLEL), flag, python, TRIVIAL, "--x"]
+        return lambda _: runner.run(command, stdin=numbers)[0]
+
     cases = [
         (Result("xargs", f"`xargs -P{PARALLEL} -n1`, {EXPERIMENTS} runs of trivial.py"), xargs),
     ]
@@ -150,6 +175,9 @@ def launch_cases(runner: Runner) -> list[tuple[Result, Callable[[str], Timing]]]
     else:
         what = f"GNU `parallel --will-cite -j{PARALLEL}`, the same {EXPERIMENTS} commands"
         cases.append((Result("parallel", what), gnu_parallel))
+    what = "the least a Python launcher does (subprocess, 2 at a time, nothing recorded)"
+    cases.append((Result("py minimal", what), minimal(False)))
+    cases.append((Result("py+click", "the same, after `import click`"), minimal(True)))
     what = f'`grid run --max_parallel {PARALLEL} trivial.py --x "range({EXPERIMENTS})"`'
     cases += [
         (Result("grid", what), grid_run),
@@ -162,6 +190,7 @@ def launch_cases(runner: Runner) -> list[tuple[Result, Callable[[str], Timing]]]
 def run_launch(repeat: int, folder: Path) -> list[Result]:
     runner = Runner(folder)
     (folder / TRIVIAL).write_text(TRIVIAL_SOURCE)
+    (folder / MINIMAL_LAUNCHER).write_text(MINIMAL_LAUNCHER_SOURCE)
     cases = launch_cases(runner)
     for round_number in range(repeat + 1):  # round 0: warm-up, untimed
         for result, work in cases:
@@ -171,7 +200,7 @@ def run_launch(repeat: int, folder: Path) -> list[Result]:
     results = [result for result, _ in cases]
     by_case = {r.case: r for r in results}
     floor = by_case["xargs"]
-    for case in ("xargs", "parallel", "grid"):
+    for case in ("xargs", "parallel", "py minimal", "py+click", "grid"):
         if case in by_case:
             r = by_case[case]
             r.note = (
@@ -284,6 +313,7 @@ def run_status(repeat: int, folder: Path) -> tuple[list[Result], str]:
     runner = Runner(folder)
     home = folder / "home"
     (folder / TRIVIAL).write_text(TRIVIAL_SOURCE)
+    (folder / MINIMAL_LAUNCHER).write_text(MINIMAL_LAUNCHER_SOURCE)
     made_s = make_store(folder, home)
     size_mb = sum(p.stat().st_size for p in home.glob("gridrun.db*")) / 1e6
     store_note = (
