@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from gridrun.metrics import Row
 
 POLL_S = 0.25
+WATCHED_POLL_S = 0.05
+"""How often the files are read when a metric is watched (early stopping, a target): a
+losing experiment is then stopped within about one more line of its output."""
 DUTY = 0.5
 """The most of one CPU the thread takes while experiments run: after a sweep that took t
 seconds it rests t, so that it does not take a CPU from the experiments. A very chatty

@@ -18,7 +18,7 @@ from gridrun.backends.base import Backend
 from gridrun.backends.local import LocalBackend
 from gridrun.driver import DriveOptions, Outcome, Reported, RunDriver
 from gridrun.errors import UserError
-from gridrun.ingest import MetricsIngestor
+from gridrun.ingest import POLL_S, WATCHED_POLL_S, MetricsIngestor
 from gridrun.names import random_run_name
 from gridrun.paths import LOG_NAME, experiment_dir, run_dir
 from gridrun.processes import (
@@ -229,6 +229,7 @@ def drive_run(
     watched = frozenset(r.metric for r in (pruner, target) if r is not None)
     ingestor = MetricsIngestor(  # a thread: after the fork
         lambda: open_store(home),
+        poll_s=WATCHED_POLL_S if watched else POLL_S,
         watched=watched,
         on_points=(lambda eid, rows: events.put(Reported(eid, rows))) if watched else None,
     )

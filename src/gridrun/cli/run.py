@@ -206,6 +206,10 @@ def run_command(
 
         print_dry_run(plan, as_json=settings.json)
         return
+    if plan.adaptive:
+        from gridrun.tuning.proposer import import_optuna
+
+        import_optuna()  # says how to install it, before anything is recorded
     launch(settings, plan, request, options, detach, name is None)
 
 

@@ -58,7 +58,7 @@ def search_dimensions(space: SearchSpace) -> tuple[tuple[Dimension, ...], tuple[
     searched, and when nothing is swept at all.
     """
     dimensions: list[Dimension] = []
-    notices: list[str] = []
+    ignored: list[str] = []
     for _, flag in space.dimensions:
         domain = flag.domain
         if isinstance(domain, Choice):
@@ -78,10 +78,7 @@ def search_dimensions(space: SearchSpace) -> tuple[tuple[Dimension, ...], tuple[
                     "strategy; expected low < high"
                 )
             dimensions.append(Dimension(flag.name, "float", low=low, high=high, log=log))
-            notices.append(
-                f"{flag.name}: bayesian searches the whole interval [{low:g}, {high:g}]"
-                f"{' on a log scale' if log else ''}; the count {domain.count} is ignored"
-            )
+            ignored.append(flag.name)
         else:
             described = domain.describe() if domain is not None else "a fixed value"
             raise UserError(
@@ -93,4 +90,10 @@ def search_dimensions(space: SearchSpace) -> tuple[tuple[Dimension, ...], tuple[
             "the bayesian strategy needs at least one swept flag, "
             'e.g. --lr "uniform(1e-4, 1e-1, 1)"'
         )
-    return tuple(dimensions), tuple(notices)
+    notices: tuple[str, ...] = ()
+    if ignored:
+        notices = (
+            f"bayesian searches the whole interval of {', '.join(ignored)}: "
+            "the count of draws is ignored",
+        )
+    return tuple(dimensions), notices
