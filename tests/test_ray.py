@@ -373,6 +373,36 @@ def test_stop_and_ctrl_c(grid, env, probes, scripts):
         assert not alive(int((probes / f"intr-exp{index}").read_text()))
 
 
+def test_a_request_no_node_can_meet_says_why_it_waits(grid, env, probes, scripts):
+    """Without --max_parallel it is refused; with it the experiment waits in Ray's queue (an
+    autoscaler may add a node), and the run says so instead of waiting silently."""
+    result = grid("run", "--backend", "ray", "--gpus", "1", "probe.py")
+    assert result.returncode == 2 and "no node of the Ray cluster can run" in result.stderr
+    driver = subprocess.Popen(
+        [*GRID_RAY, "--name", "nogpu", "--gpus", "1", "--max_parallel", "1", "probe.py"],
+        cwd=scripts,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        assert driver.stdout is not None
+        for line in driver.stdout:
+            lines.append(line)
+            if "started" in line:
+                break
+        text = "".join(lines)
+        assert "--gpus 1 (the nodes offer: " in text and "wait in Ray's queue" in text, text
+        grid("stop", "run", "nogpu", check=True)
+        assert driver.wait(timeout=60) == 1
+    finally:
+        driver.kill()
+        driver.wait()
+    assert status(grid, "nogpu")["experiments"][0]["state"] == "stopped"
+
+
 def test_a_killed_driver_leaves_nothing_running(grid, env, probes, scripts):
     grid("run", "--backend", "ray", "--detach", "--name", "orphan", "stubborn.py", check=True)
     wait_for(lambda: (probes / "orphan-exp0").exists(), "the experiment to start")
@@ -517,3 +547,7 @@ def test_the_capacity_is_what_the_alive_nodes_fit():
     assert RayScheduler(Request(cpus=2), max_parallel=50, nodes=lambda: nodes).capacity == 50
     with pytest.raises(UserError, match="no node of the Ray cluster can run"):
         RayScheduler(Request(cpus=1, gpus=1), nodes=lambda: [])
+    cpu_only = [{"Alive": True, "Resources": {"CPU": 2.0}}]
+    waiting = RayScheduler(Request(cpus=1, gpus=1), max_parallel=2, nodes=lambda: cpu_only)
+    assert waiting.capacity == 2  # sent anyway, for an autoscaler to see; and said so
+    assert "0 GPUs" in waiting.notices[0] and "wait in Ray's queue" in waiting.notices[0]

@@ -134,6 +134,45 @@ def test_rules_rebuild_from_recorded_points_as_if_live():
     assert live.rungs == rebuilt.rungs and live.reached == rebuilt.reached
 
 
+def test_no_rule_stops_an_experiment_where_a_finished_one_ended():
+    """A metric printed once, at the end: after one experiment succeeded, none is stopped at
+    (or beyond) its last step, where stopping would only throw the result away."""
+    for rule in (AshaRule("loss", "min"), MedianRule("loss", "min", startup=1)):
+        assert rule.report(0, 1, 0.5) is None
+        rule.finished(0, succeeded=True)
+        assert rule.report(1, 1, 0.9) is None, rule.name
+    asha = AshaRule("loss", "min")
+    asha.restore(0, [(1, 1.0), (3, 0.5), (9, 0.2)], finished=True)  # rebuilt: the same
+    assert asha.horizon == 9
+    assert asha.report(1, 1, 2.0) is not None  # before the end: still pruned
+
+
+def test_a_retried_attempt_is_judged_afresh():
+    median = MedianRule("loss", "min", startup=2)
+    for experiment in (0, 1):
+        for step, value in ((1, 1.0), (2, 0.5), (3, 0.4)):
+            median.report(experiment, step, value)
+        median.finished(experiment, succeeded=True)
+    assert median.report(2, 1, 0.2) is None  # a lucky first attempt, which then crashes
+    median.finished(2, succeeded=False)
+    decision = median.report(2, 1, 3.0)  # its retry is far behind: its own values count
+    assert decision is not None and "best loss so far 3" in decision.reason
+    asha = AshaRule("loss", "min")
+    assert asha.report(0, 1, 1.0) is None and asha.report(0, 3, 0.5) is None
+    asha.finished(0, succeeded=False)
+    assert asha.report(0, 1, 1.0) is None  # back at the first rung, as a new trial
+    assert asha.rungs[0] == [1.0, 1.0] and asha.reached[0] == 1
+
+
+def test_values_read_only_at_the_end_still_make_a_reference():
+    """An experiment whose output is read only when it ended (a fast one) reported nothing
+    live: the points it recorded, given with `finished`, make its curve all the same."""
+    median = MedianRule("loss", "min", startup=1)
+    median.finished(0, succeeded=True, points=[(1, 1.0), (2, 0.5)])
+    assert median.completed == {0} and median.horizon == 2
+    assert median.report(1, 1, 4.0) is not None
+
+
 def test_make_rule_errors():
     with pytest.raises(UserError, match="needs --metric"):
         make_rule("asha", None, "min")
@@ -387,6 +426,34 @@ def test_asha_stops_losing_experiments_and_keeps_the_best(grid, run_status, work
     assert best["name"] == "asha-exp2"
     text = grid("status", "asha", check=True).stdout
     assert "pruned at step 1" in text
+    exported = json.loads(grid("export", "asha", "--format", "json", check=True).stdout)
+    rows = {row["name"]: row for row in exported}
+    assert rows["asha-exp1"]["pruned_step"] == 1 and rows["asha-exp0"]["pruned_step"] is None
+    assert rows["asha-exp1"]["pruned_value"] == pytest.approx(1.9)
+
+
+def test_a_metric_printed_only_at_the_end_prunes_nothing(grid, run_status, workdir):
+    """Each experiment prints its metric once, then saves its model: once the first one
+    finished, that print is known to be the end, and no experiment is stopped there."""
+    (workdir / "once.py").write_text(
+        "import sys, time\n"
+        "print(f'loss={sys.argv[2]}', flush=True)\n"
+        "time.sleep(1)\n"
+        "print('saved', flush=True)\n"
+    )
+    result = grid(
+        "run",
+        *words("--name once --early_stop asha --metric loss --max_parallel 1"),
+        "once.py",
+        "--q",
+        "[0.5, 0.9, 0.7]",
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = run_status("once")
+    assert run["counts"]["succeeded"] == 3 and not run["counts"]["pruned"], run["counts"]
+    for experiment in run["experiments"]:
+        assert Path(experiment["log_path"]).read_text().rstrip().endswith("saved")
 
 
 def test_a_pruned_experiment_is_not_resumed(grid, run_status, workdir):
@@ -463,3 +530,21 @@ def test_stop_when_errors(grid, workdir):
     result = grid("run", "--max_time", "soon", "curve.py", "--q", "[1, 2]")
     assert result.returncode == 2 and "--max_time" in result.stderr
     assert json.loads(grid("--output", "json", "history", check=True).stdout) == {"runs": []}
+
+
+def test_a_target_on_a_metric_nobody_reports_is_pointed_out(grid, workdir):
+    (workdir / "curve.py").write_text(CURVE)
+    result = grid(
+        "run",
+        *words("--stop_when val_acc>0.9 --max_parallel 2"),
+        "curve.py",
+        "--q",
+        "[1, 2]",
+        "--epochs",
+        "2",
+        "--pause",
+        "0",
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "the target val_acc>0.9 was never met: no experiment reported val_acc" in (result.stderr)

@@ -363,7 +363,14 @@ class RunDriver:
         if self.proposer is not None:
             self.proposer.tell(record.id, state, summary, running.pruned_at)
         if self.pruner is not None:
-            self.pruner.finished(record.id, state is State.SUCCEEDED)
+            points = None
+            if running.pruned_at is None:  # every value of this attempt, read to its end
+                history = self.store.metric_history([record.id], self.pruner.metric)[record.id]
+                points = [
+                    (p.step if p.step is not None else float(n), p.value)
+                    for n, p in enumerate(history, start=1)
+                ]
+            self.pruner.finished(record.id, state is State.SUCCEEDED, points)
         if self.target is not None and self.ended_early is None:
             found = summary.get(self.target.metric)
             if found is not None:

@@ -17,7 +17,18 @@ from typing import IO, Any
 from gridrun.store.base import Store
 from gridrun.store.records import ExperimentRecord, MetricPoint, RunRecord
 
-BASE_COLUMNS = ["name", "run", "index", "state", "exit_code", "signal", "duration_s", "attempts"]
+BASE_COLUMNS = [
+    "name",
+    "run",
+    "index",
+    "state",
+    "exit_code",
+    "signal",
+    "duration_s",
+    "attempts",
+    "pruned_step",
+    "pruned_value",
+]
 
 
 class RunRecords(list):
@@ -62,6 +73,8 @@ def experiment_rows(
             "signal": record.signal,
             "duration_s": record.duration_s(now),
             "attempts": record.attempts,
+            "pruned_step": record.pruned_step,
+            "pruned_value": record.pruned_value,
         }
         for flag in flags:
             row[flag] = record.params.get(flag)

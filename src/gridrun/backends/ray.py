@@ -169,15 +169,22 @@ class RayScheduler:
         self.active = 0
         self.checked_at = -1e18
         self.fits = 0
-        if self.max_parallel is None and self._cluster_fits() == 0:
+        if self._cluster_fits() == 0:
             offers = "; ".join(
                 _describe(node["Resources"]) for node in self.nodes() if node.get("Alive")
             )
-            raise UserError(
+            problem = (
                 f"no node of the Ray cluster can run an experiment that needs --cpus "
                 f"{self.request.cpus:g}, --gpus {self.request.gpus:g}"
                 + (f", --memory {self.request.memory_gb:g}G" if self.request.memory_gb else "")
                 + f" (the nodes offer: {offers or 'nothing'})"
+            )
+            if self.max_parallel is None:
+                raise UserError(problem)
+            # --max_parallel sends them anyway, for an autoscaler to see: say why they wait.
+            self.notices.append(
+                f"{problem}: with --max_parallel the experiments wait in Ray's queue until "
+                "such a node joins (Ctrl-C or `grid stop` to give up)"
             )
 
     def _cluster_fits(self) -> int:
@@ -427,15 +434,17 @@ def open_ray(
     to call when the run ends."""
     ray = import_ray()
     request = options.request()
+    recorded = f"(run {run.name} is recorded: `grid resume {run.name}` runs it later)"
     try:
         connection = connect(options.address, run.cwd, home, options.shared_fs)
     except UserError as error:
-        raise UserError(
-            f"{error} (run {run.name} is recorded: `grid resume {run.name}` runs it later)"
-        ) from None
+        raise UserError(f"{error} {recorded}") from None
     try:
         scheduler = RayScheduler(request, options.max_parallel, nodes=ray.nodes)
         backend = RayBackend(events, request, connection)
+    except UserError as error:
+        disconnect()
+        raise UserError(f"{error} {recorded}") from None
     except BaseException:
         disconnect()
         raise
@@ -445,4 +454,6 @@ def open_ray(
         f"{where}: {connection.nodes} node(s), {connection.cpus:g} CPU(s), "
         f"{connection.gpus:g} GPU(s); code reaches the workers by {code}"
     )
+    for notice in scheduler.notices:
+        reporter.message(notice)
     return backend, scheduler, disconnect

@@ -39,6 +39,33 @@ CHUNK_BYTES = 4 * 1024 * 1024
 DRAIN_S = 2.0
 """After the process ended, how long its group may keep the output pipe open."""
 
+MACHINE_VARIABLES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "PWD",
+        "OLDPWD",
+        "SHELL",
+        "USER",
+        "LOGNAME",
+        "HOSTNAME",
+        "TMPDIR",
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "VIRTUAL_ENV",
+        "PYTHONHOME",
+        "PYTHONPATH",
+        "CONDA_PREFIX",
+        "CONDA_DEFAULT_ENV",
+        "CONDA_EXE",
+        "CONDA_PYTHON_EXE",
+        "_",
+    }
+)
+"""Variables that describe the driver's machine, not the experiment: on another node (no
+shared filesystem) the worker's own values are kept (its PATH and libraries, and the
+PYTHONPATH entry Ray adds for the working_dir); everything else comes from the driver."""
+
 
 def _die_with_parent() -> Any:
     """A `preexec_fn` by which the experiment's process dies if the Ray worker that runs it
@@ -112,7 +139,10 @@ def run_experiment(spec: dict[str, Any], board: Any) -> Iterator[dict[str, Any]]
     """
     env = dict(spec["env"])
     scratch = None
-    if not spec["shared"]:  # the experiment's metrics file and artifacts, on this node
+    if not spec["shared"]:  # another machine: its own PATH, HOME, libraries and Python win
+        kept = {k: v for k, v in env.items() if k not in MACHINE_VARIABLES}
+        env = {**os.environ, **kept}
+        # the experiment's metrics file and artifacts, on this node
         scratch = tempfile.mkdtemp(prefix="gridrun-")
         env["GRID_ARTIFACTS_DIR"] = os.path.join(scratch, "artifacts")
         env["GRID_METRICS_FILE"] = os.path.join(scratch, "metrics.jsonl")

@@ -322,6 +322,8 @@ def finish(settings: Any, store: Any, run: Any, home: Any) -> None:
     final = store.get_run_by_id(run.id)
     if final.options.get("metric") and not settings.json:
         report_best(store, final)
+    if final.options.get("stop_when"):
+        warn_unreported_target(store, final)
     if settings.json:
         import json
 
@@ -330,6 +332,17 @@ def finish(settings: Any, store: Any, run: Any, home: Any) -> None:
         final = store.get_run_by_id(run.id)
         click.echo(json.dumps(run_json(final, store.experiments(run.id))))
     sys.exit(outcome.exit_code)
+
+
+def warn_unreported_target(store: Any, run: Any) -> None:
+    """A --stop_when target on a metric that no experiment reported: say so (a typo, most
+    often), since the sweep then simply ran to its end."""
+    from gridrun.tuning.targets import Target
+
+    target = Target.parse(run.options["stop_when"])
+    summaries = store.metric_summaries(run.id)
+    if not any(target.metric in per_experiment for per_experiment in summaries.values()):
+        warn(f"the target {target} was never met: no experiment reported {target.metric}")
 
 
 def report_best(store: Any, run: Any) -> None:

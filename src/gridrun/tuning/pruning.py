@@ -11,9 +11,13 @@ the lines). The rules follow Optuna's pruners, step for step:
   experiment had at that rung (the first ones to arrive go on while there are fewer than
   `factor`, if they lead).
 
-A NaN value prunes at once (the experiment diverged). The rules keep their state in plain
-dictionaries and rebuild it from the recorded metrics (`restore`), so a resumed run prunes as
-the first drive did, and they need no library.
+A NaN value prunes at once (the experiment diverged). Neither rule stops an experiment at a
+step as far as, or beyond, the last step of an experiment that succeeded: it is at its end
+already, and stopping it would only lose its result (a script that prints its metric once, at
+the end, is never pruned once one experiment finished). An attempt that ends without success
+leaves no curve of its own behind: a retry is judged afresh. The rules keep their state in
+plain dictionaries and rebuild it from the recorded metrics (`restore`), so a resumed run
+prunes as the first drive did, and they need no library.
 """
 
 from __future__ import annotations
@@ -46,24 +50,70 @@ class PruningRule(ABC):
     def __init__(self, metric: str, mode: str) -> None:
         self.metric = metric
         self.mode = mode
+        self.last_steps: dict[int, float] = {}
+        """Per experiment (its current attempt), the last step it reported."""
+        self.horizon: float | None = None
+        """The last step of the longest experiment that succeeded: nothing is stopped there
+        or beyond."""
 
     def better(self, a: float, b: float) -> bool:
         return a < b if self.mode == "min" else a > b
 
-    @abstractmethod
     def report(self, experiment_id: int, step: float, value: float) -> Pruned | None:
         """A running experiment reported `value` at `step`: stop it (a `Pruned`) or not."""
+        last = self.last_steps.get(experiment_id)
+        self.last_steps[experiment_id] = step if last is None else max(last, step)
+        decision = self._decide(experiment_id, step, value)
+        if decision is not None and self.horizon is not None and step >= self.horizon:
+            return None  # as far as a finished experiment went: it is at its end
+        return decision
 
     @abstractmethod
+    def _decide(self, experiment_id: int, step: float, value: float) -> Pruned | None:
+        """Record `value` at `step` and decide (`report` keeps what every rule shares)."""
+
     def restore(
         self, experiment_id: int, points: Sequence[tuple[float, float]], finished: bool
     ) -> None:
         """Replay an experiment's recorded (step, value) points without deciding anything;
         `finished` when it succeeded (its curve is a reference for the others)."""
+        if points:
+            last = max(step for step, _ in points)
+            known = self.last_steps.get(experiment_id)
+            self.last_steps[experiment_id] = last if known is None else max(known, last)
+        self._replay(experiment_id, points)
+        if finished:
+            self._succeeded(experiment_id)
 
-    def finished(self, experiment_id: int, succeeded: bool) -> None:  # noqa: B027
-        """The experiment ended (its curve becomes a reference when it succeeded); nothing
-        to do for a rule that keeps no reference curves."""
+    @abstractmethod
+    def _replay(self, experiment_id: int, points: Sequence[tuple[float, float]]) -> None:
+        """Record the points as `report` would, deciding nothing."""
+
+    def finished(
+        self,
+        experiment_id: int,
+        succeeded: bool,
+        points: Sequence[tuple[float, float]] | None = None,
+    ) -> None:
+        """The experiment's attempt ended. `points`, when given, are every (step, value) it
+        recorded (those read only at its end were never reported live). When it succeeded,
+        its curve becomes a reference for the others and its last step bounds where they
+        may be stopped; otherwise its attempt is forgotten, so that a retry starts afresh."""
+        if points:
+            self.restore(experiment_id, points, finished=False)
+        if succeeded:
+            self._succeeded(experiment_id)
+        else:
+            self.last_steps.pop(experiment_id, None)
+            self._forget(experiment_id)
+
+    def _succeeded(self, experiment_id: int) -> None:
+        last = self.last_steps.get(experiment_id)
+        if last is not None and (self.horizon is None or last > self.horizon):
+            self.horizon = last
+
+    def _forget(self, experiment_id: int) -> None:  # noqa: B027
+        """An attempt ended without success: drop what is its own (nothing by default)."""
 
     def _nan(self, step: float, value: float) -> Pruned | None:
         if math.isnan(value):
@@ -85,7 +135,7 @@ class MedianRule(PruningRule):
         self.curves: dict[int, dict[float, float]] = {}
         self.completed: set[int] = set()
 
-    def report(self, experiment_id: int, step: float, value: float) -> Pruned | None:
+    def _decide(self, experiment_id: int, step: float, value: float) -> Pruned | None:
         curve = self.curves.setdefault(experiment_id, {})
         curve.setdefault(step, value)
         nan = self._nan(step, value)
@@ -112,18 +162,19 @@ class MedianRule(PruningRule):
             f"than the median {median:.6g} of {len(others)} finished experiment(s) there",
         )
 
-    def restore(
-        self, experiment_id: int, points: Sequence[tuple[float, float]], finished: bool
-    ) -> None:
+    def _replay(self, experiment_id: int, points: Sequence[tuple[float, float]]) -> None:
         curve = self.curves.setdefault(experiment_id, {})
         for step, value in points:
             curve.setdefault(step, value)
-        if finished:
+
+    def _succeeded(self, experiment_id: int) -> None:
+        super()._succeeded(experiment_id)
+        if self.curves.get(experiment_id):
             self.completed.add(experiment_id)
 
-    def finished(self, experiment_id: int, succeeded: bool) -> None:
-        if succeeded and experiment_id in self.curves:
-            self.completed.add(experiment_id)
+    def _forget(self, experiment_id: int) -> None:
+        """Not a reference; a retry reports its own values at the same steps."""
+        self.curves.pop(experiment_id, None)
 
 
 class AshaRule(PruningRule):
@@ -149,7 +200,7 @@ class AshaRule(PruningRule):
         self.rungs[rung].append(value)
         return self.rungs[rung]
 
-    def report(self, experiment_id: int, step: float, value: float) -> Pruned | None:
+    def _decide(self, experiment_id: int, step: float, value: float) -> Pruned | None:
         nan = self._nan(step, value)
         if nan is not None:
             return nan
@@ -170,9 +221,7 @@ class AshaRule(PruningRule):
             )
         return None
 
-    def restore(
-        self, experiment_id: int, points: Sequence[tuple[float, float]], finished: bool
-    ) -> None:
+    def _replay(self, experiment_id: int, points: Sequence[tuple[float, float]]) -> None:
         rung = self.reached.get(experiment_id, 0)
         for step, value in points:
             if math.isnan(value):
@@ -181,6 +230,11 @@ class AshaRule(PruningRule):
                 self._enter(rung, value)
                 rung += 1
         self.reached[experiment_id] = rung
+
+    def _forget(self, experiment_id: int) -> None:
+        """Its values stay in the rungs (as a failed trial's do in Optuna); a retry goes
+        through every rung again, as a new trial would."""
+        self.reached.pop(experiment_id, None)
 
 
 def make_rule(name: str, metric: str | None, mode: str) -> PruningRule:
