@@ -499,6 +499,14 @@ def test_without_ray_the_option_says_how_to_install_it(grid, env, scripts, tmp_p
     assert json.loads(grid("--output", "json", "history", check=True).stdout) == {"runs": []}
 
 
+def test_an_address_where_nothing_listens_records_nothing(grid, env, scripts):
+    result = grid("run", "--backend", "ray", "--address", "127.0.0.1:1", "probe.py")
+    assert result.returncode == 2
+    assert "cannot reach the Ray cluster at 127.0.0.1:1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert json.loads(grid("--output", "json", "history", check=True).stdout) == {"runs": []}
+
+
 def test_the_local_backend_never_imports_ray(grid, grid_env, workdir):
     (workdir / "t.py").write_text("print('hi')\n")
     result = subprocess.run(

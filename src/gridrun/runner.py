@@ -189,9 +189,11 @@ def build_scheduler(options: RunOptions, env: dict[str, str] | None = None) -> S
 def check_backend(options: RunOptions) -> None:
     """Fail before anything is recorded if the run cannot run on its backend."""
     if options.backend == "ray":
-        from gridrun.backends.ray import import_ray
+        from gridrun.backends.ray import check_reachable, import_ray
 
         import_ray()
+        if options.address is not None:
+            check_reachable(options.address)  # a typo, a cluster down: nothing recorded
         if options.isolate:
             raise UserError(
                 "--isolate does not work with --backend ray: Ray's working_dir already gives "

@@ -94,7 +94,7 @@ def connect(address: str | None, cwd: str, home: Path, shared_fs: bool) -> Conne
             )
             shared = True
         else:
-            _check_reachable(address)
+            check_reachable(address)
             shared = shared_fs
             runtime_env = None
             if not shared:
@@ -119,7 +119,7 @@ def connect(address: str | None, cwd: str, home: Path, shared_fs: bool) -> Conne
     )
 
 
-def _check_reachable(address: str) -> None:
+def check_reachable(address: str) -> None:
     """Fail at once (Ray itself retries for minutes) when nothing listens at `address`."""
     import socket
 
