@@ -12,10 +12,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from conftest import wait_until
 
 if os.environ.get("CI"):
     import ray  # in CI these tests must run, never be skipped
@@ -144,10 +145,6 @@ def scripts(workdir: Path) -> Path:
     return workdir
 
 
-def status(grid, name: str) -> dict:
-    return json.loads(grid("--output", "json", "status", name, check=True).stdout)
-
-
 def log_lines(record: dict) -> list[str]:
     return Path(record["log_path"]).read_text().splitlines()
 
@@ -156,13 +153,6 @@ def node_of(path: Path) -> str:
     match = HEADER.match(path.read_text())
     assert match, path.read_text()
     return match.group(1)
-
-
-def wait_for(condition, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def alive(pid: int) -> bool:
@@ -177,7 +167,9 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_a_sweep_lands_on_both_nodes_and_everything_comes_back(grid, env, probes, scripts, cluster):
+def test_a_sweep_lands_on_both_nodes_and_everything_comes_back(
+    grid, run_status, env, probes, scripts, cluster
+):
     result = grid(
         "run",
         "--backend",
@@ -192,7 +184,7 @@ def test_a_sweep_lands_on_both_nodes_and_everything_comes_back(grid, env, probes
         timeout=240,
     )
     assert result.returncode == 0, result.stderr + result.stdout
-    run = status(grid, "both")
+    run = run_status("both")
     assert run["options"]["backend"] == "ray"
     assert run["options"]["address"] == cluster.address  # from RAY_ADDRESS: resume reuses it
     assert run["counts"]["succeeded"] == 4
@@ -231,7 +223,7 @@ def test_a_sweep_lands_on_both_nodes_and_everything_comes_back(grid, env, probes
     assert {"path": "out/both-exp0.txt", "size": 21} in artifacts["artifacts"]
 
 
-def test_shared_filesystem_and_big_artifacts(grid, env, probes, scripts, cluster):
+def test_shared_filesystem_and_big_artifacts(grid, run_status, env, probes, scripts, cluster):
     result = grid(
         "run",
         "--backend",
@@ -246,7 +238,7 @@ def test_shared_filesystem_and_big_artifacts(grid, env, probes, scripts, cluster
         timeout=120,
     )
     assert result.returncode == 0, result.stderr + result.stdout
-    record = status(grid, "shared")["experiments"][0]
+    record = run_status("shared")["experiments"][0]
     seen = json.loads((probes / "shared-exp0.1.json").read_text())
     folder = Path(record["log_path"]).parent
     assert seen["cwd"] == str(scripts)
@@ -255,12 +247,12 @@ def test_shared_filesystem_and_big_artifacts(grid, env, probes, scripts, cluster
     assert record["metrics"]["acc"]["count"] == 3
     # Without a shared filesystem, a big artifact comes back in pieces, whole.
     grid("run", "--backend", "ray", "--name", "big", "probe.py", "--big", check=True, timeout=120)
-    record = status(grid, "big")["experiments"][0]
+    record = run_status("big")["experiments"][0]
     big = Path(record["log_path"]).parent / "artifacts" / "out" / "big.bin"
     assert big.read_bytes() == bytes(range(256)) * (6 * 4096)
 
 
-def test_logs_follow_a_ray_experiment_live(grid, env, probes, scripts):
+def test_logs_follow_a_ray_experiment_live(grid, run_status, env, probes, scripts):
     started = grid(
         "run", "--backend", "ray", "--detach", "--name", "live", "probe.py", "--gate", check=True
     )
@@ -286,10 +278,10 @@ def test_logs_follow_a_ray_experiment_live(grid, env, probes, scripts):
     finally:
         follower.kill()
     assert rest == ["done live-exp0"]
-    wait_for(lambda: status(grid, "live")["state"] == "succeeded", "the run to end")
+    wait_until(lambda: run_status("live")["state"] == "succeeded", 120, what="the run to end")
 
 
-def test_timeout_stops_on_the_worker_then_kills(grid, env, probes, scripts):
+def test_timeout_stops_on_the_worker_then_kills(grid, run_status, env, probes, scripts):
     result = grid(
         "run",
         "--backend",
@@ -306,7 +298,7 @@ def test_timeout_stops_on_the_worker_then_kills(grid, env, probes, scripts):
         timeout=120,
     )
     assert result.returncode == 1
-    polite, ignoring = status(grid, "slow")["experiments"]
+    polite, ignoring = run_status("slow")["experiments"]
     assert polite["state"] == "failed" and polite["reason"] == "timed out after 6s"
     assert polite["exit_code"] == 3
     assert log_lines(polite)[1:] == ["start", "got SIGTERM, saving", "saved"]
@@ -316,13 +308,13 @@ def test_timeout_stops_on_the_worker_then_kills(grid, env, probes, scripts):
         assert not alive(int((probes / name).read_text()))
 
 
-def test_retries_and_resume_reuse_the_cluster(grid, env, probes, scripts, cluster):
+def test_retries_and_resume_reuse_the_cluster(grid, run_status, env, probes, scripts, cluster):
     result = grid(
         "run", "--backend", "ray", "--name", "again", "--retries", "1", "probe.py",
         "--fail_first", timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr + result.stdout
-    record = status(grid, "again")["experiments"][0]
+    record = run_status("again")["experiments"][0]
     assert record["state"] == "succeeded" and record["attempts"] == 2
     folder = Path(record["log_path"]).parent
     assert "failing on purpose" in (folder / "stdout.attempt1.log").read_text()
@@ -334,19 +326,19 @@ def test_retries_and_resume_reuse_the_cluster(grid, env, probes, scripts, cluste
     del env["RAY_ADDRESS"]
     resumed = grid("resume", "later", timeout=120)
     assert resumed.returncode == 0, resumed.stderr + resumed.stdout
-    record = status(grid, "later")["experiments"][0]
+    record = run_status("later")["experiments"][0]
     assert record["state"] == "succeeded"
     assert node_of(Path(record["log_path"])) in alive_node_ids(cluster)
 
 
-def test_stop_and_ctrl_c(grid, env, probes, scripts):
+def test_stop_and_ctrl_c(grid, run_status, env, probes, scripts):
     grid("run", "--backend", "ray", "--detach", "--name", "halt", "stubborn.py", check=True)
-    wait_for(lambda: (probes / "halt-exp0").exists(), "the experiment to start")
+    wait_until(lambda: (probes / "halt-exp0").exists(), 120, what="the experiment to start")
     grid("stop", "run", "halt", check=True)
-    wait_for(lambda: status(grid, "halt")["state"] != "running", "the run to stop", 60)
-    record = status(grid, "halt")["experiments"][0]
+    wait_until(lambda: run_status("halt")["state"] != "running", 60, what="the run to stop")
+    record = run_status("halt")["experiments"][0]
     assert record["state"] == "stopped"
-    wait_for(lambda: "saved" in log_lines(record), "the last lines of the log")
+    wait_until(lambda: "saved" in log_lines(record), 120, what="the last lines of the log")
     assert not alive(int((probes / "halt-exp0").read_text()))
 
     driver = subprocess.Popen(
@@ -358,22 +350,23 @@ def test_stop_and_ctrl_c(grid, env, probes, scripts):
         text=True,
     )
     try:
-        wait_for(
+        wait_until(
             lambda: all((probes / f"intr-exp{i}").exists() for i in range(2)),
-            "both experiments to start",
+            120,
+            what="both experiments to start",
         )
         driver.send_signal(signal.SIGINT)
         assert driver.wait(timeout=60) == 130, driver.stderr.read() if driver.stderr else ""
     finally:
         driver.kill()
-    run = status(grid, "intr")
+    run = run_status("intr")
     assert run["state"] == "stopped" and run["counts"]["stopped"] == 2
     for index in range(2):
         assert "saved" in log_lines(run["experiments"][index])
         assert not alive(int((probes / f"intr-exp{index}").read_text()))
 
 
-def test_a_request_no_node_can_meet_says_why_it_waits(grid, env, probes, scripts):
+def test_a_request_no_node_can_meet_says_why_it_waits(grid, run_status, env, probes, scripts):
     """Without --max_parallel it is refused; with it the experiment waits in Ray's queue (an
     autoscaler may add a node), and the run says so instead of waiting silently."""
     result = grid("run", "--backend", "ray", "--gpus", "1", "probe.py")
@@ -400,25 +393,27 @@ def test_a_request_no_node_can_meet_says_why_it_waits(grid, env, probes, scripts
     finally:
         driver.kill()
         driver.wait()
-    assert status(grid, "nogpu")["experiments"][0]["state"] == "stopped"
+    assert run_status("nogpu")["experiments"][0]["state"] == "stopped"
 
 
-def test_a_killed_driver_leaves_nothing_running(grid, env, probes, scripts):
+def test_a_killed_driver_leaves_nothing_running(grid, run_status, env, probes, scripts):
     grid("run", "--backend", "ray", "--detach", "--name", "orphan", "stubborn.py", check=True)
-    wait_for(lambda: (probes / "orphan-exp0").exists(), "the experiment to start")
+    wait_until(lambda: (probes / "orphan-exp0").exists(), 120, what="the experiment to start")
     pid = int((probes / "orphan-exp0").read_text())
-    os.kill(status(grid, "orphan")["driver_pid"], signal.SIGKILL)
-    wait_for(lambda: not alive(pid), "Ray to end the experiment of a dead driver", 60)
-    wait_for(lambda: status(grid, "orphan")["state"] == "lost", "the run recorded as lost", 60)
-    assert status(grid, "orphan")["experiments"][0]["state"] == "lost"
+    os.kill(run_status("orphan")["driver_pid"], signal.SIGKILL)
+    wait_until(lambda: not alive(pid), 60, what="Ray to end the experiment of a dead driver")
+    wait_until(lambda: run_status("orphan")["state"] == "lost", 60, what="the run recorded as lost")
+    assert run_status("orphan")["experiments"][0]["state"] == "lost"
 
 
-def test_without_an_address_a_local_ray_is_started_for_the_run(grid, env, probes, scripts):
+def test_without_an_address_a_local_ray_is_started_for_the_run(
+    grid, run_status, env, probes, scripts
+):
     del env["RAY_ADDRESS"]
     result = grid("run", "--backend", "ray", "--name", "solo", "probe.py", timeout=180)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "a local Ray: 1 node(s)" in result.stdout
-    run = status(grid, "solo")
+    run = run_status("solo")
     assert run["options"]["address"] is None
     record = run["experiments"][0]
     seen = json.loads((probes / "solo-exp0.1.json").read_text())
@@ -430,7 +425,7 @@ def test_without_an_address_a_local_ray_is_started_for_the_run(grid, env, probes
 
 
 def test_a_node_that_dies_loses_its_experiment_which_is_retried_elsewhere(
-    grid, env, probes, scripts, cluster
+    grid, run_status, env, probes, scripts, cluster
 ):
     victim = cluster.add_node(
         num_cpus=1,
@@ -453,14 +448,14 @@ def test_a_node_that_dies_loses_its_experiment_which_is_retried_elsewhere(
         def all_waiting() -> bool:  # three running at once, one on each node, metrics out
             return all(p.exists() and "step=2" in p.read_text() for p in logs)
 
-        wait_for(all_waiting, "three experiments on three nodes")
+        wait_until(all_waiting, 120, what="three experiments on three nodes")
         placed = {node_of(path): index for index, path in enumerate(logs)}
         assert set(placed) == alive_node_ids(cluster)
         doomed = placed[victim.node_id]
         pid = json.loads((probes / f"doomed-exp{doomed}.1.json").read_text())["pid"]
         cluster.remove_node(victim, allow_graceful=False)
         first = logs[doomed].with_name("stdout.attempt1.log")  # once it is retried
-        wait_for(lambda: first.exists(), "the experiment lost, then queued again")
+        wait_until(lambda: first.exists(), 120, what="the experiment lost, then queued again")
         (probes / "gate").write_text("")  # the survivors end; the lost one runs again
         output, _ = driver.communicate(timeout=120)
     finally:
@@ -468,7 +463,7 @@ def test_a_node_that_dies_loses_its_experiment_which_is_retried_elsewhere(
     assert driver.returncode == 0, output
     assert re.search(rf"doomed-exp{doomed} .*lost on node {victim.node_id}", output), output
     assert not alive(pid)  # its process died with its node
-    run = status(grid, "doomed")
+    run = run_status("doomed")
     assert run["counts"]["succeeded"] == 3
     record = run["experiments"][doomed]
     assert record["attempts"] == 2
