@@ -1,25 +1,25 @@
 """The driver: runs a recorded run's queued experiments to the end, recording every change.
 
-One loop, one thread: launch what the scheduler allows, then wait for the next event (an
-experiment exited, a signal arrived) or the next deadline (a timeout, a SIGKILL after the
-grace period, a look at the store for stop requests). Everything it learns goes to the store
-at once, so that readers see it and nothing is lost if the driver dies.
+One loop, one thread: launch what the scheduler allows, then wait in the inbox for the next
+event (an experiment exited, a signal arrived, a metric was reported) or the next deadline (a
+timeout, a SIGKILL after the grace period, a look at the store for stop requests).
+Everything it learns in one wake-up goes to the store at once, in one transaction, so that
+readers see it and nothing is lost if the driver dies.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import signal
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gridrun.backends.base import Backend, Exited, Handle, Launch
+from gridrun.inbox import Inbox
 from gridrun.ingest import MetricsIngestor
 from gridrun.paths import ARTIFACTS_NAME, METRICS_NAME
 from gridrun.progress import Reporter
@@ -37,8 +37,7 @@ ACTION_FAILURE_NAME = ".gridrun-action-failure"
 EXIT_INTERRUPTED = 130
 
 
-@dataclass(frozen=True)
-class DriveOptions:
+class DriveOptions(NamedTuple):
     """How to drive: per-experiment limits and the grace period of a stop."""
 
     retries: int = 0
@@ -60,41 +59,59 @@ class DriveOptions:
         return bool(self.on_experiment_start or self.on_experiment_end)
 
 
-@dataclass
 class Running:
     """An experiment whose process is out."""
 
-    record: ExperimentRecord
-    handle: Handle
-    allocation: Allocation
-    started: float
-    deadline: float | None
-    stop_reason: str | None = None
-    """Why we asked it to stop (`timeout ...`, `stopped ...`); None while left alone."""
-    stop_state: State | None = None
-    kill_at: float | None = None
-    pruned_at: tuple[float, float] | None = None
-    """(step, value) at which early stopping stopped it."""
-    reports: int = 0
-    """How many values of the early-stopping metric it reported (the step of a value that has
-    none)."""
+    __slots__ = (
+        "allocation",
+        "deadline",
+        "handle",
+        "kill_at",
+        "pruned_at",
+        "record",
+        "reports",
+        "started",
+        "stop_reason",
+        "stop_state",
+    )
+
+    def __init__(
+        self,
+        record: ExperimentRecord,
+        handle: Handle,
+        allocation: Allocation,
+        started: float,
+        deadline: float | None,
+    ) -> None:
+        self.record = record
+        self.handle = handle
+        self.allocation = allocation
+        self.started = started
+        self.deadline = deadline
+        self.stop_reason: str | None = None
+        """Why we asked it to stop (`timeout ...`, `stopped ...`); None while left alone."""
+        self.stop_state: State | None = None
+        self.kill_at: float | None = None
+        self.pruned_at: tuple[float, float] | None = None
+        """(step, value) at which early stopping stopped it."""
+        self.reports = 0
+        """How many values of the early-stopping metric it reported (the step of a value
+        that has none)."""
 
 
-@dataclass(frozen=True)
-class Reported:
+class Reported(NamedTuple):
     """New values of watched metrics, recorded for an experiment (from the metrics thread)."""
 
     experiment_id: int
     rows: list[tuple[str, float | None, float, float]]
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     """How the drive ended."""
 
     run_state: RunState
     exit_code: int
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int]
 
 
 class RunDriver:
@@ -105,7 +122,7 @@ class RunDriver:
         store: Store,
         run: RunRecord,
         backend: Backend,
-        events: queue.SimpleQueue,
+        inbox: Inbox,
         scheduler: Scheduler,
         options: DriveOptions,
         reporter: Reporter,
@@ -123,12 +140,13 @@ class RunDriver:
         self.store = store
         self.run = run
         self.backend = backend
-        self.events = events
+        self.inbox = inbox
         self.scheduler = scheduler
         self.options = options
         self.reporter = reporter
         self.home = home
         self.base_env = dict(os.environ if env is None else env)
+        self.run_environment: dict[str, str] = run.options.get("environment") or {}
         self.clock = clock
         self.monotonic = monotonic
         self.on_started = on_started or (lambda pid: None)
@@ -164,28 +182,19 @@ class RunDriver:
     def _loop(self) -> None:
         while True:
             if not self.stop_all:
-                self._launch_what_fits()
+                with self.store.batch():
+                    self._launch_what_fits()
             if not self.running and (self.stop_all or not self.queue):
                 return
-            timeout = self._next_wakeup() - self.monotonic()
-            try:
-                event = (
-                    self.events.get(timeout=timeout) if timeout > 0 else self.events.get_nowait()
-                )
-            except queue.Empty:
-                event = None
-            if isinstance(event, Exited):
-                self._handle_exit(event)
-                # Handle every exit that is already waiting before launching again.
-                while True:
-                    try:
-                        more = self.events.get_nowait()
-                    except queue.Empty:
-                        break
-                    self._dispatch(more)
-            elif event is not None:
-                self._dispatch(event)
-            self._check_deadlines()
+            event = self.inbox.get(max(0.0, self._next_wakeup() - self.monotonic()))
+            with self.store.batch():  # one commit for all this wake-up learns and starts
+                while event is not None:
+                    self._dispatch(event)
+                    # Handle every event already waiting (another exit) before launching.
+                    event = self.inbox.get(0)
+                self._check_deadlines()
+                if not self.stop_all:
+                    self._launch_what_fits()
 
     def _dispatch(self, event: object) -> None:
         if isinstance(event, Exited):
@@ -219,26 +228,26 @@ class RunDriver:
     def _launch(self, record: ExperimentRecord, allocation: Allocation) -> None:
         if self.proposer is not None:
             record = self._propose(record)
-        log_path = Path(record.log_path)
-        folder = log_path.parent
-        _make_folders(folder / ARTIFACTS_NAME)
-        metrics_path = folder / METRICS_NAME
-        if log_path.exists() or metrics_path.exists():  # an earlier attempt's: kept
-            _keep_earlier_attempt(log_path, metrics_path)
-        env = self._environment(record, allocation, folder)
+        log_path = record.log_path
+        folder = os.path.dirname(log_path)
+        artifacts = os.path.join(folder, ARTIFACTS_NAME)
+        metrics_path = os.path.join(folder, METRICS_NAME)
+        if not _made_new_folders(folder, artifacts):  # an earlier attempt's files are kept
+            _keep_earlier_attempt(Path(log_path), Path(metrics_path))
+        env = self._environment(record, allocation, artifacts, metrics_path)
         if self.ingestor is not None:
-            self.ingestor.follow(record.id, log_path, metrics_path, folder / ARTIFACTS_NAME)
+            self.ingestor.follow(record.id, Path(log_path), Path(metrics_path), Path(artifacts))
         command = record.command
         if self.options.has_actions:
-            command = self._with_actions(record, folder)
+            command = self._with_actions(record, Path(folder))
         cwd = self.run.cwd
         if self.options.isolated_subdir is not None:
             from gridrun.isolation import experiment_workdir
 
-            cwd = str(experiment_workdir(folder.parent, folder, self.options.isolated_subdir))
-        launch = Launch(record.id, command, cwd, env, log_path)
+            where = Path(folder)
+            cwd = str(experiment_workdir(where.parent, where, self.options.isolated_subdir))
         now = self.clock()
-        handle = self.backend.launch(launch)
+        handle = self.backend.launch(Launch(record.id, command, cwd, env, log_path))
         if handle is None:  # could not start: its Exited event is queued
             self.store.mark_started(record.id, 0, allocation.cuda_visible_devices or None, now)
             self.running[record.id] = Running(record, Handle(record.id, 0), allocation, now, None)
@@ -279,20 +288,16 @@ class RunDriver:
         return [sys.executable, "-m", "gridrun.actions", json.dumps(spec)]
 
     def _environment(
-        self, record: ExperimentRecord, allocation: Allocation, folder: Path
+        self, record: ExperimentRecord, allocation: Allocation, artifacts: str, metrics: str
     ) -> dict[str, str]:
         env = dict(self.base_env)
-        env.update(self.run.options.get("environment") or {})
-        env.update(
-            {
-                "GRID_RUN_NAME": self.run.name,
-                "GRID_EXPERIMENT_NAME": record.name,
-                "GRID_EXPERIMENT_ID": str(record.index),
-                "GRID_ARTIFACTS_DIR": str(folder / ARTIFACTS_NAME),
-                "GRID_METRICS_FILE": str(folder / METRICS_NAME),
-                "CUDA_VISIBLE_DEVICES": allocation.cuda_visible_devices,
-            }
-        )
+        env.update(self.run_environment)
+        env["GRID_RUN_NAME"] = self.run.name
+        env["GRID_EXPERIMENT_NAME"] = record.name
+        env["GRID_EXPERIMENT_ID"] = str(record.index)
+        env["GRID_ARTIFACTS_DIR"] = artifacts
+        env["GRID_METRICS_FILE"] = metrics
+        env["CUDA_VISIBLE_DEVICES"] = allocation.cuda_visible_devices
         env.setdefault("PYTHONUNBUFFERED", "1")
         if "OMP_NUM_THREADS" not in env:
             env["OMP_NUM_THREADS"] = str(max(1, int(allocation.cpus)))
@@ -500,7 +505,7 @@ class RunDriver:
         previous: dict[int, Any] = {}
 
         def handler(signum: int, frame: object) -> None:
-            self.events.put(signum)
+            self.inbox.put(signum)
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError):  # not the main thread
@@ -538,7 +543,8 @@ class RunDriver:
         outcome = Outcome(state, code, counts)
         final = self.store.get_run_by_id(self.run.id)
         assert final is not None
-        self.reporter.run_ended(final, self.store.experiments(self.run.id))
+        failed = self.store.experiments(self.run.id, [State.FAILED, State.LOST])
+        self.reporter.run_ended(final, failed)
         return outcome
 
 
@@ -550,17 +556,25 @@ def _describe_exit(exit_code: int | None, signum: int | None) -> str:
     return f"exit code {exit_code}"
 
 
-def _make_folders(artifacts: Path) -> None:
-    """The experiment's folder and its artifacts folder (two mkdir calls in the usual case)."""
+def _made_new_folders(folder: str, artifacts: str) -> bool:
+    """Make the experiment's folder and its artifacts folder; whether the experiment's
+    folder is new (two mkdir calls in the usual case: then no earlier attempt left files)."""
     try:
-        os.mkdir(artifacts.parent)
-        os.mkdir(artifacts)
-    except OSError:
-        artifacts.mkdir(parents=True, exist_ok=True)
+        os.mkdir(folder)
+    except FileExistsError:
+        os.makedirs(artifacts, exist_ok=True)
+        return False
+    except FileNotFoundError:  # the run's folder too is missing
+        os.makedirs(artifacts)
+        return True
+    os.mkdir(artifacts)
+    return True
 
 
 def _keep_earlier_attempt(log_path: Path, metrics_path: Path) -> None:
     """Rename an earlier attempt's files to `stdout.attemptN.log`, `metrics.attemptN.jsonl`."""
+    if not (log_path.exists() or metrics_path.exists()):
+        return
     number = 1
     while (
         log_path.with_name(f"stdout.attempt{number}.log").exists()

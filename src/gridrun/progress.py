@@ -39,7 +39,8 @@ class Reporter:
 
     def message(self, text: str) -> None: ...
 
-    def run_ended(self, run: RunRecord, experiments: Sequence[ExperimentRecord]) -> None: ...
+    def run_ended(self, run: RunRecord, failed: Sequence[ExperimentRecord]) -> None:
+        """The drive ended; `failed` are the run's failed and lost experiments."""
 
 
 def describe_exit(exit_code: int | None, signum: int | None) -> str:
@@ -79,7 +80,8 @@ def tail_lines(path: str, count: int) -> list[str]:
 
 
 def summary_lines(run: RunRecord, experiments: Sequence[ExperimentRecord]) -> list[str]:
-    """The final summary, as plain text lines."""
+    """The final summary, as plain text lines (`experiments`: at least the failed and lost
+    ones)."""
     counts = ", ".join(f"{run.count(state)} {state.value}" for state in State if run.count(state))
     took = format_duration((run.ended_at or time.time()) - (run.started_at or run.created_at))
     lines = [f"run {run.name} {run.state.value}: {counts} in {took}"]
@@ -160,8 +162,8 @@ class PlainReporter(Reporter):
     def message(self, text: str) -> None:
         self._line(text)
 
-    def run_ended(self, run: RunRecord, experiments: Sequence[ExperimentRecord]) -> None:
-        self._write("".join(line + "\n" for line in summary_lines(run, experiments)))
+    def run_ended(self, run: RunRecord, failed: Sequence[ExperimentRecord]) -> None:
+        self._write("".join(line + "\n" for line in summary_lines(run, failed)))
 
 
 class RichReporter(Reporter):
@@ -264,13 +266,13 @@ class RichReporter(Reporter):
     def message(self, text: str) -> None:
         self.console.print(f"[yellow]{text}[/]")
 
-    def run_ended(self, run: RunRecord, experiments: Sequence[ExperimentRecord]) -> None:
+    def run_ended(self, run: RunRecord, failed: Sequence[ExperimentRecord]) -> None:
         if self.live is not None:
             with contextlib.suppress(Exception):
                 self.live.refresh()
             self.live.stop()
             self.live = None
-        lines = summary_lines(run, experiments)
+        lines = summary_lines(run, failed)
         style = "green" if run.state.value == "succeeded" else "red"
         self.console.print(f"[{style}]{lines[0]}[/]", highlight=False)
         for line in lines[1:]:

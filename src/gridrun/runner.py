@@ -5,7 +5,6 @@ resume a run; tell readers which runs lost their driver.
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from gridrun.backends.base import Backend
 from gridrun.backends.local import LocalBackend
 from gridrun.driver import DriveOptions, Outcome, Reported, RunDriver
 from gridrun.errors import UserError
+from gridrun.inbox import Inbox
 from gridrun.ingest import POLL_S, WATCHED_POLL_S, MetricsIngestor
 from gridrun.names import random_run_name
 from gridrun.paths import LOG_NAME, experiment_dir, run_dir
@@ -213,13 +213,13 @@ def drive_run(
 ) -> Outcome:
     """Drive `run` from this process to its end (its experiments must be queued)."""
     options = RunOptions.from_json(run.options)
-    events: queue.SimpleQueue = queue.SimpleQueue()
+    inbox = Inbox()
     local = options.backend != "ray"
     backend: Backend | None = None
     scheduler: Any = None
     if local:
         scheduler = build_scheduler(options, env)
-        backend = LocalBackend(events)
+        backend = LocalBackend(inbox)
         for notice in scheduler.notices:
             reporter.message(notice)
     driver = this_driver()
@@ -233,20 +233,20 @@ def drive_run(
         lambda: open_store(home),
         poll_s=WATCHED_POLL_S if watched else POLL_S,
         watched=watched,
-        on_points=(lambda eid, rows: events.put(Reported(eid, rows))) if watched else None,
+        on_points=(lambda eid, rows: inbox.put(Reported(eid, rows))) if watched else None,
     )
     closing = None
     try:
         if not local:  # after the fork: Ray starts threads
             from gridrun.backends.ray import open_ray
 
-            backend, scheduler, closing = open_ray(options, run, home, events, reporter)
+            backend, scheduler, closing = open_ray(options, run, home, inbox, reporter)
         assert backend is not None
         run_driver = RunDriver(
             store=store,
             run=run,
             backend=backend,
-            events=events,
+            inbox=inbox,
             scheduler=scheduler,
             options=DriveOptions(
                 options.retries,
@@ -280,6 +280,7 @@ def drive_run(
     watchdog.close()
     if closing is not None:
         closing()
+    inbox.close()
     return outcome
 
 

@@ -1,7 +1,7 @@
 """The backend contract: start an experiment's process somewhere, stop it, report its exit.
 
-A backend launches `Launch` specs and, whenever one ends, puts an `Exited` event on the
-queue it was given; the driver does everything else (the store, the schedule, retries).
+A backend launches `Launch` specs and, whenever one ends, delivers an `Exited` event to the
+driver's inbox; the driver does everything else (the store, the schedule, retries).
 Stopping is staged: `terminate` asks (SIGTERM to the whole process group), `kill` insists
 (SIGKILL). Both are safe to call on an experiment that already ended. An attempt whose
 machine went away (a Ray node that died) ends with `lost` set: the driver records it as lost
@@ -12,23 +12,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Launch:
+class Launch(NamedTuple):
     """One attempt of one experiment."""
 
     experiment_id: int
     command: Sequence[str]
     cwd: str
     env: Mapping[str, str]
-    log_path: Path
+    log_path: str
 
 
-@dataclass(frozen=True)
-class Exited:
+class Exited(NamedTuple):
     """An experiment's process ended: its exit code, or the signal (negative code) that
     killed it; `error` when it could not start at all, or why it was lost."""
 
@@ -41,8 +38,7 @@ class Exited:
     """Its outcome is unknown: the node (or the worker) that ran it died. No exit code."""
 
 
-@dataclass(frozen=True)
-class Handle:
+class Handle(NamedTuple):
     """A started experiment: what the backend needs to stop it (`pid` 0 when its process is
     not on this machine)."""
 

@@ -2,85 +2,172 @@
 
 Its stdout and stderr go straight to its log file, opened for appending: the kernel writes
 each line as the process emits it, so nothing is lost if the process or the driver dies.
-One reaper thread waits for any child to end (`waitpid(-1)`) and reports the exit on the
-driver's queue, so that a launch never waits for a thread to start.
+
+A launch is one `posix_spawn` (vfork and exec, no Python in between) when the experiment
+runs in the driver's own folder, a `subprocess.Popen` otherwise. Its exit reaches the driver
+through the process's pidfd, watched by the driver's inbox, so the driver's own thread
+reaps it the moment it ends. Where pidfds do not exist (not Linux, or a kernel before 5.3),
+one reaper thread waits for any child instead and puts the exits in the inbox.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import signal
-import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from gridrun.backends.base import Backend, Exited, Handle, Launch
+from gridrun.inbox import Inbox
 from gridrun.processes import signal_group
+
+LOG_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+DEFAULT_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ") if hasattr(signal, name)
+)
+"""Signals Python ignores that a child must get back at their default (as Popen does)."""
 
 
 class LocalBackend(Backend):
-    """Experiments as child processes of this one (which must have no other children that
-    it waits for while experiments run)."""
+    """Experiments as child processes of this one."""
 
-    def __init__(self, events: queue.SimpleQueue, clock: Callable[[], float] = time.time) -> None:
-        self.events = events
+    def __init__(self, inbox: Inbox, clock: Callable[[], float] = time.time) -> None:
+        self.inbox = inbox
         self.clock = clock
-        self.processes: dict[int, tuple[int, subprocess.Popen]] = {}  # pid -> (id, process)
-        self.lock = threading.Lock()
-        self.children = threading.Condition(self.lock)
-        self.reaper: threading.Thread | None = None
+        self.use_pidfds = hasattr(os, "pidfd_open")
+        self.popens: dict[int, Any] = {}
+        """pid -> the Popen of a child started that way: kept until reaped, or Popen's own
+        clean-up would reap it behind our back."""
+        self.reaper: _Reaper | None = None
 
     def launch(self, spec: Launch) -> Handle | None:
-        with open(spec.log_path, "ab", buffering=0) as log:
-            try:
-                with self.lock:  # the reaper must know the pid before it can reap it
-                    process = subprocess.Popen(
-                        list(spec.command),
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        cwd=spec.cwd,
-                        env=spec.env,
-                        start_new_session=True,
-                        close_fds=True,
-                    )
-                    self.processes[process.pid] = (spec.experiment_id, process)
-                    self.children.notify()
-            except OSError as error:
-                message = f"cannot start {spec.command[0]!r}: {error.strerror or error}"
-                log.write(f"gridrun: {message}\n".encode())
-                self.events.put(Exited(spec.experiment_id, 127, message))
-                return None
-        if self.reaper is None:
-            self.reaper = threading.Thread(target=self._reap, name="gridrun-reaper", daemon=True)
-            self.reaper.start()
-        return Handle(spec.experiment_id, process.pid)
+        log = os.open(spec.log_path, LOG_FLAGS, 0o644)
+        try:
+            if self.reaper is not None:
+                with self.reaper.lock:  # the reaper must know the pid before it can reap it
+                    pid = self._spawn(spec, log)
+                    self.reaper.add(pid, spec.experiment_id)
+                return Handle(spec.experiment_id, pid)
+            pid = self._spawn(spec, log)
+        except OSError as error:
+            message = f"cannot start {spec.command[0]!r}: {error.strerror or error}"
+            os.write(log, f"gridrun: {message}\n".encode())
+            self.inbox.put(Exited(spec.experiment_id, 127, message))
+            return None
+        finally:
+            os.close(log)
+        self._follow(pid, spec.experiment_id)
+        return Handle(spec.experiment_id, pid)
 
-    def _reap(self) -> None:
-        while True:
-            with self.lock:
-                while not self.processes:
-                    self.children.wait()
+    def _spawn(self, spec: Launch, log: int) -> int:
+        if spec.cwd == os.getcwd():
+            return os.posix_spawn(
+                _executable(spec.command[0], spec.env),
+                list(spec.command),
+                spec.env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, log, 1),
+                    (os.POSIX_SPAWN_DUP2, log, 2),
+                ],
+                setsid=True,
+                setsigdef=DEFAULT_SIGNALS,
+            )
+        import subprocess  # another folder: posix_spawn cannot change it
+
+        process = subprocess.Popen(
+            list(spec.command),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=spec.cwd,
+            env=spec.env,
+            start_new_session=True,
+            close_fds=True,
+        )
+        self.popens[process.pid] = process
+        return process.pid
+
+    def _follow(self, pid: int, experiment_id: int) -> None:
+        """Have the driver's inbox tell when `pid` exits."""
+        if self.use_pidfds:
             try:
-                pid, status = os.waitpid(-1, 0)
-            except ChildProcessError:
-                continue
-            except InterruptedError:  # pragma: no cover - retried by Python since 3.5
-                continue
-            ended_at = self.clock()
-            with self.lock:
-                found = self.processes.pop(pid, None)
-            if found is None:  # another child of ours (the watchdog): not an experiment
-                continue
-            experiment_id, process = found
-            returncode = os.waitstatus_to_exitcode(status)
+                pidfd = os.pidfd_open(pid)
+            except OSError:  # no pidfds in this kernel: a reaper thread from now on
+                self.use_pidfds = False
+            else:
+                self.inbox.watch(pidfd, lambda: self._reap(pidfd, pid, experiment_id))
+                return
+        self.reaper = _Reaper(self.inbox, self._reaped)
+        with self.reaper.lock:
+            self.reaper.add(pid, experiment_id)
+
+    def _reap(self, pidfd: int, pid: int, experiment_id: int) -> Exited | None:
+        """`pid`'s pidfd is readable: it has ended."""
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere: its status is lost
+            done, status = pid, 255 << 8
+        if done == 0:
+            return None
+        self.inbox.unwatch(pidfd)
+        os.close(pidfd)
+        return self._reaped(pid, experiment_id, os.waitstatus_to_exitcode(status))
+
+    def _reaped(self, pid: int, experiment_id: int, returncode: int) -> Exited:
+        process = self.popens.pop(pid, None)
+        if process is not None:
             process.returncode = returncode  # reaped here: Popen must not wait for it
-            self.events.put(Exited(experiment_id, returncode, ended_at=ended_at))
+        return Exited(experiment_id, returncode, ended_at=self.clock())
 
     def terminate(self, handle: Handle) -> None:
         signal_group(handle.pid, signal.SIGTERM)
 
     def kill(self, handle: Handle) -> None:
         signal_group(handle.pid, signal.SIGKILL)
+
+
+class _Reaper:
+    """Where pidfds are missing: a thread that waits for any child of this process and puts
+    the exits of experiments in the inbox (other children, the watchdog, are skipped)."""
+
+    def __init__(self, inbox: Inbox, reaped: Callable[[int, int, int], Exited]) -> None:
+        self.inbox = inbox
+        self.reaped = reaped
+        self.children: dict[int, int] = {}  # pid -> experiment id
+        self.lock = threading.Lock()
+        self.added = threading.Condition(self.lock)
+        threading.Thread(target=self._run, name="gridrun-reaper", daemon=True).start()
+
+    def add(self, pid: int, experiment_id: int) -> None:
+        """Reap `pid`. The caller holds `lock`, taken before the child started."""
+        self.children[pid] = experiment_id
+        self.added.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                while not self.children:
+                    self.added.wait()
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                continue
+            with self.lock:
+                experiment_id = self.children.pop(pid, None)
+            if experiment_id is not None:
+                self.inbox.put(self.reaped(pid, experiment_id, os.waitstatus_to_exitcode(status)))
+
+
+def _executable(program: str, env: Mapping[str, str]) -> str:
+    """The file to execute for `program`, found on the experiment's PATH as `Popen` would
+    find it (a program named with a folder is taken as it is)."""
+    if os.sep in program:
+        return program
+    for folder in os.get_exec_path(env):
+        candidate = os.path.join(folder, program)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    raise FileNotFoundError(2, "No such file or directory", program)

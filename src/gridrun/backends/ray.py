@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import signal
 import sys
 import threading
@@ -37,6 +36,7 @@ from typing import Any
 from gridrun.backends import ray_worker
 from gridrun.backends.base import Backend, Exited, Handle, Launch
 from gridrun.errors import UserError
+from gridrun.inbox import Inbox
 from gridrun.scheduler import EPSILON, Allocation, Request
 
 INSTALL_HINT = "--backend ray needs Ray: pip install 'gridrun[ray]'"
@@ -232,7 +232,7 @@ class RayBackend(Backend):
 
     def __init__(
         self,
-        events: queue.SimpleQueue,
+        events: Inbox,
         request: Request,
         connection: Connection,
         clock: Callable[[], float] = time.time,
@@ -428,7 +428,7 @@ def _inside(folder: Path, relative: str) -> Path:
 
 
 def open_ray(
-    options: Any, run: Any, home: Path, events: queue.SimpleQueue, reporter: Any
+    options: Any, run: Any, home: Path, events: Inbox, reporter: Any
 ) -> tuple[RayBackend, RayScheduler, Callable[[], None]]:
     """Connect for `run` (its RunOptions `options`); the backend, its scheduler, and what
     to call when the run ends."""

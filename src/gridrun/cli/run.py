@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -331,7 +332,18 @@ def finish(settings: Any, store: Any, run: Any, home: Any) -> None:
 
         final = store.get_run_by_id(run.id)
         click.echo(json.dumps(run_json(final, store.experiments(run.id))))
-    sys.exit(outcome.exit_code)
+    exit_at_once(outcome.exit_code, store)
+
+
+def exit_at_once(code: int, store: Any) -> None:
+    """End the process now that everything is recorded and shown: the store is closed, the
+    output flushed, every thread of the drive joined. Python's own teardown (freeing every
+    module, ~10 ms on a small machine) would only delay the shell's next command."""
+    store.close()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader gone away (`| head`)
+            stream.flush()
+    os._exit(code)
 
 
 def warn_unreported_target(store: Any, run: Any) -> None:

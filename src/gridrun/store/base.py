@@ -12,7 +12,8 @@ Names are unique across the store. Every method that takes a name takes it exact
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from gridrun.store.records import (
     Driver,
@@ -32,6 +33,14 @@ class Store(ABC):
     """Runs and experiments, durable and shared between processes."""
 
     # -- the driver's writes -----------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the writes inside one transaction, committed at the end, even when an
+        error ends the batch early (each write is then whole or absent). The driver
+        batches what it learns in one wake-up (an exit, the launch that fills the freed
+        slot), so that each wake-up costs one commit."""
+        yield
+
     @abstractmethod
     def create_run(
         self,

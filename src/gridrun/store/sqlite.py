@@ -53,6 +53,8 @@ class SQLiteStore(Store):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._in_batch = False
+        self._batch_begun = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.connection = sqlite3.connect(
@@ -88,7 +90,21 @@ class SQLiteStore(Store):
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: the lock taken at once, committed or rolled back whole."""
+        """A write transaction: the lock taken at once, committed or rolled back whole
+        (inside a `batch`, part of the batch's transaction, begun by its first write)."""
+        if self._in_batch:
+            if not self._batch_begun:
+                self.connection.execute("BEGIN IMMEDIATE")
+                self._batch_begun = True
+            self.connection.execute("SAVEPOINT write")
+            try:
+                yield self.connection
+            except BaseException:
+                self.connection.execute("ROLLBACK TO write")
+                self.connection.execute("RELEASE write")
+                raise
+            self.connection.execute("RELEASE write")
+            return
         self.connection.execute("BEGIN IMMEDIATE")
         try:
             yield self.connection
@@ -96,6 +112,28 @@ class SQLiteStore(Store):
             self.connection.execute("ROLLBACK")
             raise
         self.connection.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        if self._in_batch:  # already in one: part of it
+            yield
+            return
+        self._in_batch, self._batch_begun = True, False
+        try:
+            yield
+        finally:  # even after an error: what was recorded before it happened
+            self._in_batch = False
+            if self._batch_begun:
+                self._batch_begun = False
+                self.connection.execute("COMMIT")
+
+    def _write_one(self, sql: str, parameters: Sequence[Any]) -> None:
+        """One statement: a transaction of its own (SQLite makes each statement whole), or
+        part of the batch's."""
+        if self._in_batch and not self._batch_begun:
+            self.connection.execute("BEGIN IMMEDIATE")
+            self._batch_begun = True
+        self.connection.execute(sql, parameters)
 
     def _read(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.connection.execute(sql, parameters).fetchall()
@@ -186,13 +224,12 @@ class SQLiteStore(Store):
             return cursor.rowcount == 1
 
     def mark_started(self, experiment_id: int, pid: int, gpus: str | None, now: float) -> None:
-        with self._write() as db:
-            db.execute(
-                "UPDATE experiments SET state = ?, pid = ?, gpus = ?, started_at = ?, "
-                "ended_at = NULL, exit_code = NULL, signal = NULL, reason = NULL, "
-                "pruned_step = NULL, pruned_value = NULL, attempts = attempts + 1 WHERE id = ?",
-                (State.RUNNING.value, pid, gpus, now, experiment_id),
-            )
+        self._write_one(
+            "UPDATE experiments SET state = ?, pid = ?, gpus = ?, started_at = ?, "
+            "ended_at = NULL, exit_code = NULL, signal = NULL, reason = NULL, "
+            "pruned_step = NULL, pruned_value = NULL, attempts = attempts + 1 WHERE id = ?",
+            (State.RUNNING.value, pid, gpus, now, experiment_id),
+        )
 
     def mark_finished(
         self,
@@ -207,14 +244,17 @@ class SQLiteStore(Store):
         step, value = pruned_at if pruned_at is not None else (None, None)
         if value is not None and math.isnan(value):
             value = None
-        with self._write() as db:
-            if state is State.QUEUED:  # to be retried: its next attempt starts afresh
-                _forget_metrics(db, [experiment_id])
-            db.execute(
-                "UPDATE experiments SET state = ?, exit_code = ?, signal = ?, reason = ?, "
-                "ended_at = ?, pruned_step = ?, pruned_value = ? WHERE id = ?",
-                (state.value, exit_code, signal, reason, now, step, value, experiment_id),
-            )
+        update = (
+            "UPDATE experiments SET state = ?, exit_code = ?, signal = ?, reason = ?, "
+            "ended_at = ?, pruned_step = ?, pruned_value = ? WHERE id = ?"
+        )
+        parameters = (state.value, exit_code, signal, reason, now, step, value, experiment_id)
+        if state is not State.QUEUED:
+            self._write_one(update, parameters)
+            return
+        with self._write() as db:  # to be retried: its next attempt starts afresh
+            _forget_metrics(db, [experiment_id])
+            db.execute(update, parameters)
 
     def assign_experiment(
         self, experiment_id: int, params: dict[str, str], args: list[str], command: list[str]
