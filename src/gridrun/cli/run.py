@@ -273,7 +273,7 @@ def launch(
     if not generated_name:
         choose_name(store, plan.run)
     elif store.get_run(plan.run) is not None:
-        plan = replace(plan, run=choose_name(store, None))
+        plan = plan.renamed(choose_name(store, None))
     invocation = ["grid", *sys.argv[1:]]
     if options.isolate:
         from pathlib import Path
