@@ -198,9 +198,7 @@ def run_command(
         what = f"--strategy {plan.strategy}" if plan.adaptive else f"--early_stop {early_stop}"
         raise UserError(f"{what} needs --metric NAME (and --mode min|max): what to optimize")
     if plan.adaptive:
-        from dataclasses import replace
-
-        options = replace(options, command_prefix=list(plan.prefix))
+        options = options._replace(command_prefix=list(plan.prefix))
     if dry_run:
         from gridrun.cli.render import print_dry_run
 
@@ -258,7 +256,6 @@ def launch(
     """Record the planned run and run it (here, or detached). A generated name that is taken
     is drawn again; a name the user gave must be free."""
     import time
-    from dataclasses import replace
 
     from gridrun.paths import gridrun_home
     from gridrun.processes import this_driver
@@ -282,7 +279,7 @@ def launch(
         from gridrun.paths import run_dir
 
         snapshot = take_snapshot(Path(cwd), run_dir(plan.run, home), home)
-        options = replace(options, isolate_subdir=snapshot.subdir)
+        options = options._replace(isolate_subdir=snapshot.subdir)
     run = record_run(store, plan, request, options, invocation, cwd, home)
     store.claim_run(run.id, this_driver(), time.time())  # held until a driver claims it
     if detach:
