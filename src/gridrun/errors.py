@@ -6,7 +6,7 @@ traceback unless `--debug` or `GRIDRUN_DEBUG=1`) and exits with its `exit_code`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class GridrunError(Exception):
@@ -21,8 +21,7 @@ class UserError(GridrunError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
-class Caret:
+class Caret(NamedTuple):
     """Where in a piece of text an error points: `column` is 0-based, into `text`."""
 
     text: str

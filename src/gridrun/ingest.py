@@ -10,7 +10,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,19 +68,38 @@ class Tail:
         return [line.decode("utf-8", errors="replace") for line in lines]
 
 
-@dataclass
 class Followed:
-    """One experiment attempt whose files are followed."""
+    """One experiment attempt whose files are followed. `notify` is told the rows of the
+    `watched` metrics, once they are recorded."""
 
-    experiment_id: int
-    output: Tail
-    metrics_file: Tail
-    artifacts: Path | None = None
-    done: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    notify: Callable[[int, list[Row]], None] | None = None
-    """Told the rows of the watched metrics, once they are recorded."""
-    watched: frozenset[str] = frozenset()
+    __slots__ = (
+        "artifacts",
+        "done",
+        "experiment_id",
+        "lock",
+        "metrics_file",
+        "notify",
+        "output",
+        "watched",
+    )
+
+    def __init__(
+        self,
+        experiment_id: int,
+        output: Tail,
+        metrics_file: Tail,
+        artifacts: Path | None = None,
+        notify: Callable[[int, list[Row]], None] | None = None,
+        watched: frozenset[str] = frozenset(),
+    ) -> None:
+        self.experiment_id = experiment_id
+        self.output = output
+        self.metrics_file = metrics_file
+        self.artifacts = artifacts
+        self.notify = notify
+        self.watched = watched
+        self.done = False
+        self.lock = threading.Lock()
 
     def ingest(self, store: Store, now: float, final: bool, limit: int = -1) -> None:
         """Record the metrics of the lines written since the last call."""
@@ -107,19 +125,26 @@ class Followed:
                 self.notify(self.experiment_id, watched)
 
 
-@dataclass
 class MetricsIngestor:
-    """Follows experiments' files in a thread; `close` drains everything before returning."""
+    """Follows experiments' files in a thread; `close` drains everything before returning.
 
-    open_store: Callable[[], Store]
-    clock: Callable[[], float] = time.time
-    poll_s: float = POLL_S
-    followed: dict[int, Followed] = field(default_factory=dict)
-    watched: frozenset[str] = frozenset()
-    """Metrics whose new values are told to `on_points` (early stopping, targets)."""
-    on_points: Callable[[int, list[Row]], None] | None = None
+    New values of the `watched` metrics are told to `on_points` (early stopping, targets).
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        open_store: Callable[[], Store],
+        clock: Callable[[], float] = time.time,
+        poll_s: float = POLL_S,
+        watched: frozenset[str] = frozenset(),
+        on_points: Callable[[int, list[Row]], None] | None = None,
+    ) -> None:
+        self.open_store = open_store
+        self.clock = clock
+        self.poll_s = poll_s
+        self.watched = watched
+        self.on_points = on_points
+        self.followed: dict[int, Followed] = {}
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.closing = False

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import random
 import re
+from typing import TYPE_CHECKING
 
 from gridrun.errors import UserError
+
+if TYPE_CHECKING:
+    import random
 
 ADJECTIVES = [
     "agile",
@@ -139,7 +142,10 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 def random_run_name(rng: random.Random | None = None) -> str:
     """A fresh `adjective-animal-NNN` name (`rng` makes it deterministic in tests)."""
-    rng = rng or random.SystemRandom()
+    if rng is None:
+        import random  # here: a run given --name, a resume, a detached driver never need it
+
+        rng = random.SystemRandom()
     return f"{rng.choice(ADJECTIVES)}-{rng.choice(ANIMALS)}-{rng.randrange(1000):03d}"
 
 

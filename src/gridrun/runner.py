@@ -9,9 +9,9 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gridrun.backends.base import Backend
 from gridrun.backends.local import LocalBackend
@@ -45,8 +45,7 @@ if TYPE_CHECKING:
 RESUMABLE = (State.FAILED, State.STOPPED, State.LOST, State.QUEUED, State.PREEMPTED)
 
 
-@dataclass(frozen=True)
-class RunOptions:
+class RunOptions(NamedTuple):
     """How a run's experiments run; recorded with the run (resume reuses them)."""
 
     max_parallel: int | None = None
@@ -56,11 +55,12 @@ class RunOptions:
     retries: int = 0
     timeout_s: float | None = None
     grace_s: float = 10.0
-    environment: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] | None = None
+    """Variables set for the experiments (None: none)."""
     metric: str | None = None
     mode: str = "min"
-    on_experiment_start: list[str] = field(default_factory=list)
-    on_experiment_end: list[str] = field(default_factory=list)
+    on_experiment_start: Sequence[str] = ()
+    on_experiment_end: Sequence[str] = ()
     auto_resume: bool = False
     isolate: bool = False
     isolate_subdir: str = ""
@@ -70,7 +70,7 @@ class RunOptions:
     max_time_s: float | None = None
     stop_when: str | None = None
     """A target such as `val_loss<0.1` that ends the sweep once met."""
-    command_prefix: list[str] = field(default_factory=list)
+    command_prefix: Sequence[str] = ()
     """For an adaptive strategy: what comes before the arguments it chooses."""
     backend: str = "local"
     """`local` (this machine) or `ray` (a Ray cluster)."""
@@ -80,11 +80,18 @@ class RunOptions:
     """With `ray`: the run's folder and GRIDRUN_HOME are at the same paths on every node."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The options as recorded: the environment a dict and the sequences lists (copies)."""
+        return {
+            **self._asdict(),
+            "environment": dict(self.environment or {}),
+            "on_experiment_start": list(self.on_experiment_start),
+            "on_experiment_end": list(self.on_experiment_end),
+            "command_prefix": list(self.command_prefix),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunOptions:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known = {k: v for k, v in data.items() if k in cls._fields}
         return cls(**known)
 
     def request(self) -> Request:

@@ -13,8 +13,8 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from gridrun.errors import UserError
 
@@ -22,32 +22,31 @@ NVIDIA_PROC = Path("/proc/driver/nvidia/gpus")
 EPSILON = 1e-9
 
 
-@dataclass(frozen=True)
 class Request:
-    """What one experiment needs."""
+    """What one experiment needs; checked when made (`UserError` for what cannot be met)."""
 
-    cpus: float = 1.0
-    gpus: float = 0.0
-    memory_gb: float | None = None
+    __slots__ = ("cpus", "gpus", "memory_gb")
 
-    def __post_init__(self) -> None:
-        for name, value in (("cpus", self.cpus), ("gpus", self.gpus), ("memory", self.memory_gb)):
+    def __init__(
+        self, cpus: float = 1.0, gpus: float = 0.0, memory_gb: float | None = None
+    ) -> None:
+        for name, value in (("cpus", cpus), ("gpus", gpus), ("memory", memory_gb)):
             if value is not None and not (math.isfinite(value) and (value == 0 or value >= 0.01)):
                 raise UserError(f"--{name} must be a finite number, 0.01 or more, got {value:g}")
-        if self.cpus <= 0:
-            raise UserError(f"--cpus must be positive, got {self.cpus:g}")
-        if self.gpus < 0:
-            raise UserError(f"--gpus must be 0 or more, got {self.gpus:g}")
-        if self.gpus > 1 and not float(self.gpus).is_integer():
-            raise UserError(
-                f"--gpus {self.gpus:g}: above 1, GPUs are given whole; expected an integer"
-            )
-        if self.memory_gb is not None and self.memory_gb <= 0:
-            raise UserError(f"--memory must be positive, got {self.memory_gb:g} GB")
+        if cpus <= 0:
+            raise UserError(f"--cpus must be positive, got {cpus:g}")
+        if gpus < 0:
+            raise UserError(f"--gpus must be 0 or more, got {gpus:g}")
+        if gpus > 1 and not float(gpus).is_integer():
+            raise UserError(f"--gpus {gpus:g}: above 1, GPUs are given whole; expected an integer")
+        if memory_gb is not None and memory_gb <= 0:
+            raise UserError(f"--memory must be positive, got {memory_gb:g} GB")
+        self.cpus = cpus
+        self.gpus = gpus
+        self.memory_gb = memory_gb
 
 
-@dataclass(frozen=True)
-class Inventory:
+class Inventory(NamedTuple):
     """What this machine offers: CPU slots, GPU ids (as CUDA names them), memory."""
 
     cpu_slots: float
@@ -86,8 +85,7 @@ def physical_memory_gb() -> float:
         return math.inf
 
 
-@dataclass(frozen=True)
-class Allocation:
+class Allocation(NamedTuple):
     """What one running experiment holds."""
 
     cpus: float
@@ -99,17 +97,16 @@ class Allocation:
         return ",".join(gpu for gpu, _ in self.gpu_shares)
 
 
-@dataclass
 class Scheduler:
     """Hands out allocations while the inventory has room (not thread-safe: one driver)."""
 
-    inventory: Inventory
-    request: Request
-    max_parallel: int | None = None
-    notices: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        inventory, request = self.inventory, self.request
+    def __init__(
+        self, inventory: Inventory, request: Request, max_parallel: int | None = None
+    ) -> None:
+        self.inventory = inventory
+        self.request = request
+        self.max_parallel = max_parallel
+        self.notices: list[str] = []
         if request.gpus > len(inventory.gpu_ids):
             have = ", ".join(inventory.gpu_ids) or "none"
             raise UserError(

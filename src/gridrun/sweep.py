@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gridrun.errors import UserError
 from gridrun.launcher import script_command
@@ -24,8 +24,7 @@ SEED_BOUND = 2**63
 """Seeds are integers in [0, SEED_BOUND)."""
 
 
-@dataclass(frozen=True)
-class SweepRequest:
+class SweepRequest(NamedTuple):
     """What the user asked for: the script, its arguments, and the strategy's settings."""
 
     script: str
@@ -36,8 +35,7 @@ class SweepRequest:
     python: str | None = None
 
 
-@dataclass(frozen=True)
-class Experiment:
+class Experiment(NamedTuple):
     """One experiment: its place in the run, swept values, script arguments, full argv."""
 
     index: int
@@ -47,18 +45,37 @@ class Experiment:
     command: tuple[str, ...]
 
 
-@dataclass(frozen=True)
 class Plan:
-    """The experiments of a run, in launch order; built on demand."""
+    """The experiments of a run, in launch order; built on demand.
 
-    run: str
-    strategy: str
-    seed: int
-    space: SearchSpace
-    grid: Grid | None
-    """None for an adaptive strategy, whose values are chosen as experiments start."""
-    selection: Selection
-    prefix: tuple[str, ...]
+    `grid` is None for an adaptive strategy, whose values are chosen as experiments start.
+    """
+
+    __slots__ = ("grid", "prefix", "run", "seed", "selection", "space", "strategy")
+
+    def __init__(
+        self,
+        run: str,
+        strategy: str,
+        seed: int,
+        space: SearchSpace,
+        grid: Grid | None,
+        selection: Selection,
+        prefix: tuple[str, ...],
+    ) -> None:
+        self.run = run
+        self.strategy = strategy
+        self.seed = seed
+        self.space = space
+        self.grid = grid
+        self.selection = selection
+        self.prefix = prefix
+
+    def renamed(self, run: str) -> Plan:
+        """The same plan for a run named `run` (its experiments are named after the run)."""
+        return Plan(
+            run, self.strategy, self.seed, self.space, self.grid, self.selection, self.prefix
+        )
 
     @property
     def adaptive(self) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -19,12 +18,14 @@ from gridrun.errors import GridrunError
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@dataclass
 class CliSettings:
     """What the global options say, handed to every command through `click`'s context."""
 
-    output: str = "table"
-    debug: bool = False
+    __slots__ = ("debug", "output")
+
+    def __init__(self, output: str = "table", debug: bool = False) -> None:
+        self.output = output
+        self.debug = debug
 
     @property
     def json(self) -> bool:

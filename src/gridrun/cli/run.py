@@ -199,9 +199,7 @@ def run_command(
         what = f"--strategy {plan.strategy}" if plan.adaptive else f"--early_stop {early_stop}"
         raise UserError(f"{what} needs --metric NAME (and --mode min|max): what to optimize")
     if plan.adaptive:
-        from dataclasses import replace
-
-        options = replace(options, command_prefix=list(plan.prefix))
+        options = options._replace(command_prefix=list(plan.prefix))
     if dry_run:
         from gridrun.cli.render import print_dry_run
 
@@ -259,7 +257,6 @@ def launch(
     """Record the planned run and run it (here, or detached). A generated name that is taken
     is drawn again; a name the user gave must be free."""
     import time
-    from dataclasses import replace
 
     from gridrun.paths import gridrun_home
     from gridrun.processes import this_driver
@@ -274,7 +271,7 @@ def launch(
     if not generated_name:
         choose_name(store, plan.run)
     elif store.get_run(plan.run) is not None:
-        plan = replace(plan, run=choose_name(store, None))
+        plan = plan.renamed(choose_name(store, None))
     invocation = ["grid", *sys.argv[1:]]
     if options.isolate:
         from pathlib import Path
@@ -283,7 +280,7 @@ def launch(
         from gridrun.paths import run_dir
 
         snapshot = take_snapshot(Path(cwd), run_dir(plan.run, home), home)
-        options = replace(options, isolate_subdir=snapshot.subdir)
+        options = options._replace(isolate_subdir=snapshot.subdir)
     run = record_run(store, plan, request, options, invocation, cwd, home)
     store.claim_run(run.id, this_driver(), time.time())  # held until a driver claims it
     if detach:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,8 +18,12 @@ if TYPE_CHECKING:
 
 
 class Domain(ABC):
-    """The values one flag takes. A swept domain has a length and renders its i-th value."""
+    """The values one flag takes. A swept domain has a length and renders its i-th value.
 
+    Domains are values: equal when of the same kind with equal fields.
+    """
+
+    __slots__ = ()
     swept: bool = True
 
     @abstractmethod
@@ -34,17 +37,24 @@ class Domain(ABC):
 class Values(Domain):
     """A swept domain whose values are known without randomness."""
 
+    __slots__ = ()
+
     @abstractmethod
     def value(self, index: int) -> str:
         """The `index`-th value, rendered as the script will receive it."""
 
 
-@dataclass(frozen=True)
 class Fixed(Domain):
     """One value, passed as it is (quotes around the whole value removed)."""
 
-    text: str
+    __slots__ = ("text",)
     swept = False
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Fixed) and other.text == self.text
 
     def __len__(self) -> int:
         return 1
@@ -56,11 +66,16 @@ class Fixed(Domain):
         return repr(self.text)
 
 
-@dataclass(frozen=True)
 class Choice(Values):
     """A list: one experiment per item, each item rendered exactly as written."""
 
-    items: tuple[str, ...]
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[str, ...]) -> None:
+        self.items = items
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Choice) and other.items == self.items
 
     def __len__(self) -> int:
         return len(self.items)
@@ -72,13 +87,20 @@ class Choice(Values):
         return f"list of {len(self.items)}"
 
 
-@dataclass(frozen=True)
 class IntRange(Values):
     """Python's `range(start, stop, step)`, never materialized (it may be huge)."""
 
-    start: int
-    stop: int
-    step: int
+    __slots__ = ("start", "step", "stop")
+
+    def __init__(self, start: int, stop: int, step: int) -> None:
+        self.start = start
+        self.stop = stop
+        self.step = step
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IntRange):
+            return False
+        return (self.start, self.stop, self.step) == (other.start, other.stop, other.step)
 
     def __len__(self) -> int:
         return _range_length(self.start, self.stop, self.step)
@@ -97,13 +119,23 @@ def _range_length(start: int, stop: int, step: int) -> int:
     return max(0, (start - stop - step - 1) // -step)
 
 
-@dataclass(frozen=True)
 class Distribution(Domain):
     """`count` draws from a sweep function (a numpy distribution, or `loguniform`)."""
 
-    function: SweepFunction
-    arguments: tuple[float | int, ...]
-    count: int
+    __slots__ = ("arguments", "count", "function")
+
+    def __init__(
+        self, function: SweepFunction, arguments: tuple[float | int, ...], count: int
+    ) -> None:
+        self.function = function
+        self.arguments = arguments
+        self.count = count
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Distribution):
+            return False
+        mine = (self.function, self.arguments, self.count)
+        return mine == (other.function, other.arguments, other.count)
 
     def __len__(self) -> int:
         return self.count
@@ -130,11 +162,16 @@ class Distribution(Domain):
         return Drawn(texts)
 
 
-@dataclass(frozen=True)
 class Drawn(Values):
     """The values a `Distribution` drew, as Python's shortest round-trip `repr`."""
 
-    texts: tuple[str, ...]
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: tuple[str, ...]) -> None:
+        self.texts = texts
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Drawn) and other.texts == self.texts
 
     def __len__(self) -> int:
         return len(self.texts)

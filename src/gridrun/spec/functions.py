@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,8 +33,7 @@ class FunctionCallError(ValueError):
         self.expected = expected
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(NamedTuple):
     """One parameter of a sweep function: its name, its default, whether it is an integer."""
 
     name: str
@@ -43,8 +41,7 @@ class Parameter:
     integer: bool = False
 
 
-@dataclass(frozen=True)
-class SweepFunction:
+class SweepFunction(NamedTuple):
     """A distribution callable in a sweep value.
 
     `sampler(rng, *arguments, size=count)` draws; `check(arguments)` returns what is wrong

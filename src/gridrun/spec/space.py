@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from gridrun.errors import Caret, SpecError, UserError
 from gridrun.spec.domains import Distribution, Domain, Fixed, Values
@@ -22,8 +22,7 @@ from gridrun.spec.parser import parse_number, parse_value
 NON_FINITE = re.compile(r"-(inf|infinity|nan)", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Positional:
+class Positional(NamedTuple):
     """A word that is not a flag nor a flag's value: passed as it is."""
 
     text: str
@@ -32,8 +31,7 @@ class Positional:
         return [self.text]
 
 
-@dataclass(frozen=True)
-class Flag:
+class Flag(NamedTuple):
     """A flag, with its value's domain (None for a bare flag) and how it was written."""
 
     name: str
@@ -106,11 +104,11 @@ def _offset(args: Sequence[str], index: int) -> int:
     return sum(len(a) + 1 for a in args[:index])
 
 
-@dataclass(frozen=True)
 class SearchSpace:
     """The parsed arguments of a script; the swept flags are its dimensions."""
 
-    arguments: tuple[Argument, ...]
+    def __init__(self, arguments: tuple[Argument, ...]) -> None:
+        self.arguments = arguments
 
     @classmethod
     def from_args(cls, args: Sequence[str], verbatim: bool = False) -> SearchSpace:
@@ -165,12 +163,12 @@ class SearchSpace:
         return rendered
 
 
-@dataclass(frozen=True)
 class Grid:
     """The cartesian product of a space's realized values, addressed by index."""
 
-    space: SearchSpace
-    values: tuple[Values, ...]
+    def __init__(self, space: SearchSpace, values: tuple[Values, ...]) -> None:
+        self.space = space
+        self.values = values
 
     @cached_property
     def radices(self) -> tuple[int, ...]:

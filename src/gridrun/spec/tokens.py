@@ -8,8 +8,8 @@ but white space. Numbers are words; the parser decides where a word must be a nu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from gridrun.errors import SpecError
 
@@ -40,8 +40,7 @@ QUOTES = "'\""
 WORD_STOPS = frozenset(PUNCTUATION) | frozenset(QUOTES)
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """One token: its kind, its text (a string's content, unquoted), and its 0-based column."""
 
     kind: Kind

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -42,8 +42,7 @@ class RunState(str, Enum):
         return self.value
 
 
-@dataclass(frozen=True)
-class NewExperiment:
+class NewExperiment(NamedTuple):
     """An experiment to record, as planned."""
 
     index: int
@@ -53,8 +52,7 @@ class NewExperiment:
     command: list[str]
 
 
-@dataclass(frozen=True)
-class NewRun:
+class NewRun(NamedTuple):
     """A run to record: everything needed to show it, reproduce it and resume it."""
 
     name: str
@@ -72,8 +70,7 @@ class NewRun:
     git_dirty: bool | None = None
 
 
-@dataclass(frozen=True)
-class Driver:
+class Driver(NamedTuple):
     """Which process drives a run: enough to tell later whether it is still alive."""
 
     pid: int
@@ -82,8 +79,7 @@ class Driver:
     """The process's start time as the OS reports it (guards against a reused pid)."""
 
 
-@dataclass(frozen=True)
-class RunRecord:
+class RunRecord(NamedTuple):
     """A recorded run, with the number of its experiments in each state."""
 
     id: int
@@ -106,12 +102,14 @@ class RunRecord:
     driver: Driver | None
     num_experiments: int
     stop_requested: bool
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int]
+    """How many of its experiments are in each state (by the state's value)."""
 
     def count(self, state: State) -> int:
         return self.counts.get(state.value, 0)
 
 
+# A dataclass, not a NamedTuple, while gridrun.driver copies records with dataclasses.replace.
 @dataclass(frozen=True)
 class ExperimentRecord:
     """A recorded experiment."""
@@ -173,8 +171,7 @@ class ExperimentOverview(NamedTuple):
         return (self.ended_at if self.ended_at is not None else now) - self.started_at
 
 
-@dataclass(frozen=True)
-class MetricPoint:
+class MetricPoint(NamedTuple):
     """One value of one metric, at a step (None when not told) and a time (seconds)."""
 
     name: str
@@ -183,8 +180,7 @@ class MetricPoint:
     time: float
 
 
-@dataclass(frozen=True)
-class MetricSummary:
+class MetricSummary(NamedTuple):
     """What the store keeps per experiment and metric, so that summaries are cheap."""
 
     name: str

@@ -9,27 +9,24 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 if TYPE_CHECKING:
     from gridrun.spec.space import SearchSpace
 
 
-@dataclass(frozen=True)
-class StrategySettings:
+class StrategySettings(NamedTuple):
     """What the user asked of the strategy. `seed` is always set (drawn if not given)."""
 
     seed: int
     num_trials: int | None = None
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """The chosen grid indices, in the order the experiments are listed and launched."""
 
     indices: Sequence[int]
-    notices: tuple[str, ...] = field(default=())
+    notices: tuple[str, ...] = ()
 
 
 class Strategy(ABC):

@@ -7,8 +7,6 @@ draws are stable across Python versions.
 
 from __future__ import annotations
 
-import random
-
 from gridrun.errors import UserError
 from gridrun.strategies.base import Selection, Strategy, StrategySettings
 
@@ -40,6 +38,8 @@ class RandomSearch(Strategy):
 
 def sample_indices(population: int, count: int, seed: int) -> list[int]:
     """`count` distinct integers from `range(population)`, uniformly, sorted (Floyd, 1987)."""
+    import random  # here: only a sample of the grid needs it
+
     rng = random.Random(seed)
     chosen: set[int] = set()
     for upper in range(population - count, population):
