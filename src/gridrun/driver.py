@@ -263,14 +263,12 @@ class RunDriver:
 
     def _propose(self, record: ExperimentRecord) -> ExperimentRecord:
         """An adaptive strategy's values for the experiment, recorded before it starts."""
-        from dataclasses import replace
-
         assert self.proposer is not None
         params, args = self.proposer.propose(record)
         command = [*self.options.command_prefix, *args]
         if (params, args, command) != (record.params, record.args, record.command):
             self.store.assign_experiment(record.id, params, args, command)
-        return replace(record, params=params, args=args, command=command)
+        return record._replace(params=params, args=args, command=command)
 
     def _with_actions(self, record: ExperimentRecord, folder: Path) -> list[str]:
         """The experiment's command wrapped by `gridrun.actions` (start and end actions)."""
@@ -588,6 +586,4 @@ def _keep_earlier_attempt(log_path: Path, metrics_path: Path) -> None:
 
 
 def _with_attempts(record: ExperimentRecord, attempts: int) -> ExperimentRecord:
-    from dataclasses import replace
-
-    return replace(record, attempts=attempts)
+    return record._replace(attempts=attempts)

@@ -5,8 +5,6 @@ resume a run; tell readers which runs lost their driver.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -99,29 +97,40 @@ class RunOptions(NamedTuple):
 
 
 def git_state(cwd: str) -> tuple[str | None, bool | None]:
-    """The commit checked out in `cwd` and whether the work tree differs from it."""
+    """The commit checked out in `cwd` and whether the work tree differs from it (the two
+    questions are asked of git at the same time)."""
     folder = Path(cwd).resolve()
     if not any((p / ".git").exists() for p in (folder, *folder.parents)):
         return None, None
+    import shutil
+    import subprocess
+
     git = shutil.which("git")
     if git is None:
         return None, None
+    asks = ([git, "rev-parse", "HEAD"], [git, "status", "--porcelain", "--untracked-files=no"])
+    processes: list[subprocess.Popen] = []
     try:
-        head = subprocess.run(
-            [git, "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
-        )
-        if head.returncode != 0:
-            return None, None
-        status = subprocess.run(
-            [git, "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        for argv in asks:
+            processes.append(
+                subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+            )
+        (head, _), (status, _) = (p.communicate(timeout=30) for p in processes)
     except (OSError, subprocess.TimeoutExpired):
+        for process in processes:
+            process.kill()
+            process.wait()
         return None, None
-    return head.stdout.strip(), bool(status.stdout.strip()) if status.returncode == 0 else None
+    if processes[0].returncode != 0:
+        return None, None
+    return head.strip(), bool(status.strip()) if processes[1].returncode == 0 else None
 
 
 def check_command(command: tuple[str, ...], script: str, cwd: str) -> None:
@@ -135,10 +144,16 @@ def check_command(command: tuple[str, ...], script: str, cwd: str) -> None:
             raise UserError(f"{script} is a folder, not a script (in {cwd})")
         if not path.exists():
             raise UserError(f"script not found: {script} (in {cwd})")
-    elif shutil.which(script) is None and not Path(cwd, script).is_file():
+    elif not Path(cwd, script).is_file() and not _on_path(script):
         raise UserError(f"command not found: {script!r} (not a file here, nor on PATH)")
     if program != script and os.sep in program and not os.path.exists(program):
         raise UserError(f"interpreter not found: {program}")
+
+
+def _on_path(program: str) -> bool:
+    import shutil
+
+    return shutil.which(program) is not None
 
 
 def choose_name(store: Store, name: str | None) -> str:
@@ -346,6 +361,8 @@ def detach_driver(store: Store, run: RunRecord, home: Path) -> int:
     folder = run_dir(run.name, home)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "driver.log", "ab") as log:
+        import subprocess
+
         process = subprocess.Popen(
             [sys.executable, "-m", "gridrun", "_drive", run.name],
             stdin=subprocess.DEVNULL,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -109,9 +108,7 @@ class RunRecord(NamedTuple):
         return self.counts.get(state.value, 0)
 
 
-# A dataclass, not a NamedTuple, while gridrun.driver copies records with dataclasses.replace.
-@dataclass(frozen=True)
-class ExperimentRecord:
+class ExperimentRecord(NamedTuple):
     """A recorded experiment."""
 
     id: int
