@@ -236,7 +236,7 @@ class RunDriver:
             _keep_earlier_attempt(Path(log_path), Path(metrics_path))
         env = self._environment(record, allocation, artifacts, metrics_path)
         if self.ingestor is not None:
-            self.ingestor.follow(record.id, Path(log_path), Path(metrics_path), Path(artifacts))
+            self.ingestor.follow(record.id, log_path, metrics_path, artifacts)
         command = record.command
         if self.options.has_actions:
             command = self._with_actions(record, Path(folder))

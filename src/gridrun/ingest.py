@@ -35,21 +35,23 @@ MAX_LINE_BYTES = 64 * 1024
 class Tail:
     """New complete lines of a growing file, read from where the last call stopped."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | Path) -> None:
+        self.path = os.fspath(path)
         self.offset = 0
         self.partial = b""
 
-    def has_more(self, than: int) -> bool:
-        """Whether more than `than` bytes are still unread."""
+    def unread(self) -> int:
+        """How many bytes are still unread (0 while the file does not exist)."""
         try:
-            return self.path.stat().st_size - self.offset > than
+            return os.stat(self.path).st_size - self.offset
         except OSError:
-            return False
+            return 0
 
     def read_lines(self, final: bool = False, limit: int = -1) -> list[str]:
         """The complete lines written since the last call (at most about `limit` bytes of
         them); with `final`, everything, the last line even without its newline."""
+        if self.unread() <= 0 and not (final and self.partial):
+            return []  # most often: nothing new (one stat instead of an open and a read)
         try:
             with open(self.path, "rb") as file:
                 file.seek(self.offset)
@@ -88,7 +90,7 @@ class Followed:
         experiment_id: int,
         output: Tail,
         metrics_file: Tail,
-        artifacts: Path | None = None,
+        artifacts: str | Path | None = None,
         notify: Callable[[int, list[Row]], None] | None = None,
         watched: frozenset[str] = frozenset(),
     ) -> None:
@@ -155,9 +157,9 @@ class MetricsIngestor:
     def follow(
         self,
         experiment_id: int,
-        log_path: Path,
-        metrics_path: Path,
-        artifacts: Path | None = None,
+        log_path: str | Path,
+        metrics_path: str | Path,
+        artifacts: str | Path | None = None,
     ) -> None:
         """Start following an attempt that is about to start (its files are new); the
         TensorBoard scalars under `artifacts` are read when it ends."""
@@ -180,13 +182,13 @@ class MetricsIngestor:
             return
         with item.lock:
             item.done = True
-            while item.output.has_more(SWEEP_BYTES):  # in pieces: memory stays bounded
+            while item.output.unread() > SWEEP_BYTES:  # in pieces: memory stays bounded
                 item.ingest(store, self.clock(), final=False, limit=SWEEP_BYTES)
             item.ingest(store, self.clock(), final=True)
             if item.artifacts is not None and _has_files(item.artifacts):
                 from gridrun.tensorboard import read_scalars
 
-                scalars = read_scalars(item.artifacts)
+                scalars = read_scalars(Path(item.artifacts))
                 if scalars:
                     store.add_metrics(item.experiment_id, scalars, "tensorboard")
 
@@ -226,7 +228,7 @@ class MetricsIngestor:
                         self.error = error
 
 
-def _has_files(folder: Path) -> bool:
+def _has_files(folder: str | Path) -> bool:
     """Whether `folder` holds anything (most experiments write no artifacts)."""
     try:
         with os.scandir(folder) as entries:

@@ -34,3 +34,9 @@ def run_dir(run: str, home: Path | None = None) -> Path:
 
 def experiment_dir(run: str, experiment: str, home: Path | None = None) -> Path:
     return run_dir(run, home) / experiment
+
+
+def log_paths(run: str, experiments: list[str], home: Path) -> list[str]:
+    """The log of each experiment of `run` (plain strings: a sweep may have millions)."""
+    folder = os.path.join(home, "runs", run)
+    return [os.path.join(folder, name, LOG_NAME) for name in experiments]

@@ -18,7 +18,7 @@ from gridrun.errors import UserError
 from gridrun.inbox import Inbox
 from gridrun.ingest import POLL_S, WATCHED_POLL_S, MetricsIngestor
 from gridrun.names import random_run_name
-from gridrun.paths import LOG_NAME, experiment_dir, run_dir
+from gridrun.paths import log_paths, run_dir
 from gridrun.processes import (
     DRIVER_VARIABLE,
     driver_alive,
@@ -200,7 +200,7 @@ def record_run(
     experiments = [
         NewExperiment(e.index, e.name, e.params, list(e.args), list(e.command)) for e in plan
     ]
-    logs = [str(experiment_dir(plan.run, e.name, home) / LOG_NAME) for e in experiments]
+    logs = log_paths(plan.run, [e.name for e in experiments], home)
     return store.create_run(new_run, experiments, logs, time.time())
 
 
