@@ -180,7 +180,12 @@ class MetricsIngestor:
             item = self.followed.pop(experiment_id, None)
         if item is None:
             return
-        with item.lock:
+        if not item.lock.acquire(blocking=False):
+            # The thread is recording its lines, and may be waiting for the store's write
+            # lock, held by the caller's batch: let go of it before waiting for the thread.
+            store.commit_batch()
+            item.lock.acquire()
+        try:
             item.done = True
             while item.output.unread() > SWEEP_BYTES:  # in pieces: memory stays bounded
                 item.ingest(store, self.clock(), final=False, limit=SWEEP_BYTES)
@@ -191,6 +196,8 @@ class MetricsIngestor:
                 scalars = read_scalars(Path(item.artifacts))
                 if scalars:
                     store.add_metrics(item.experiment_id, scalars, "tensorboard")
+        finally:
+            item.lock.release()
 
     def close(self) -> None:
         """Read everything that is left and stop the thread."""

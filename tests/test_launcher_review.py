@@ -1,0 +1,36 @@
+"""Defects found in review of the cheap launcher (posix_spawn, the inbox, one commit per
+wake-up, `os._exit` at the end), each shown through the real CLI."""
+
+from __future__ import annotations
+
+LINES = 40_000
+
+ENDS_WHILE_THE_METRICS_THREAD_READS = f"""
+import ctypes, os, sys
+# Wait (inotify) until the metrics thread has read our log (it then parses what it read),
+# and end at that moment: the driver reads the rest while the thread is still at work.
+libc = ctypes.CDLL(None, use_errno=True)
+watcher = libc.inotify_init()
+log = os.path.join(os.path.dirname(os.environ["GRID_ARTIFACTS_DIR"]), "stdout.log")
+assert libc.inotify_add_watch(watcher, log.encode(), 0x10) >= 0  # IN_CLOSE_NOWRITE
+sys.stdout.write("".join(f"step={{i}} loss={{1 / (i + 1)}}\\n" for i in range({LINES})))
+sys.stdout.flush()
+os.read(watcher, 4096)
+"""
+
+
+def test_an_exit_while_the_metrics_thread_reads_its_output_stalls_nothing(
+    grid, run_status, workdir
+):
+    # The driver took the store's write lock for its wake-up (the launch that fills the
+    # freed slot), then waited for the metrics thread to let go of the ended experiment;
+    # the thread waited for the write lock to record what it had read: both stood still
+    # until SQLite's busy timeout (60 s), and the thread's rows were lost.
+    (workdir / "ends.py").write_text(ENDS_WHILE_THE_METRICS_THREAD_READS)
+    grid(
+        "run", "--name", "ends", "--max_parallel", "1", "ends.py", "--x", "[1, 2]",
+        check=True, timeout=45,
+    )  # fmt: skip
+    for name in ("ends-exp0", "ends-exp1"):
+        loss = run_status(name)["metrics"]["loss"]
+        assert (loss["count"], loss["step"]) == (LINES, LINES - 1)
