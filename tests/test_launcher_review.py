@@ -3,6 +3,9 @@ wake-up, `os._exit` at the end), each shown through the real CLI."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 LINES = 40_000
 
 ENDS_WHILE_THE_METRICS_THREAD_READS = f"""
@@ -34,3 +37,34 @@ def test_an_exit_while_the_metrics_thread_reads_its_output_stalls_nothing(
     for name in ("ends-exp0", "ends-exp1"):
         loss = run_status(name)["metrics"]["loss"]
         assert (loss["count"], loss["step"]) == (LINES, LINES - 1)
+
+
+LISTS_ITS_DESCRIPTORS = """
+import os
+found = []
+for fd in range(3, 1024):
+    try:
+        os.fstat(fd)
+    except OSError:
+        continue
+    found.append(f"{fd} {os.readlink(f'/proc/self/fd/{fd}')}")
+print(found)
+"""
+
+
+def test_an_experiment_inherits_no_descriptor_but_stdin_stdout_and_stderr(
+    grid, workdir, run_status
+):
+    # Popen(close_fds=True) gave each experiment 0, 1 and 2 only; posix_spawn closes
+    # nothing, so what `grid` itself inherited (a lock a shell holds on fd 9, a build
+    # tool's pipe) reached every experiment. gridrun's own descriptors (the store, the
+    # inbox's pipe, pidfds, the watchdog's pipes, logs) must not reach them either.
+    (workdir / "fds.py").write_text(LISTS_ITS_DESCRIPTORS)
+    read_end, write_end = os.pipe()
+    try:
+        grid("run", "--name", "fds", "fds.py", "--x", "[1, 2]", check=True, pass_fds=[write_end])
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    for name in ("fds-exp0", "fds-exp1"):
+        assert Path(run_status(name)["log_path"]).read_text() == "[]\n"

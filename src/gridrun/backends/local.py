@@ -12,6 +12,7 @@ one reaper thread waits for any child instead and puts the exits in the inbox.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -41,6 +42,7 @@ class LocalBackend(Backend):
         """pid -> the Popen of a child started that way: kept until reaped, or Popen's own
         clean-up would reap it behind our back."""
         self.reaper: _Reaper | None = None
+        _close_inherited_on_exec()
 
     def launch(self, spec: Launch) -> Handle | None:
         log = os.open(spec.log_path, LOG_FLAGS, 0o644)
@@ -159,6 +161,24 @@ class _Reaper:
                 experiment_id = self.children.pop(pid, None)
             if experiment_id is not None:
                 self.inbox.put(self.reaped(pid, experiment_id, os.waitstatus_to_exitcode(status)))
+
+
+def _close_inherited_on_exec() -> None:
+    """Make the descriptors this process inherited (a lock a shell holds on fd 9, a build
+    tool's pipe) close on exec: `posix_spawn` closes nothing, and an experiment must get
+    stdin, stdout and stderr only, as with Popen's `close_fds`. (Python opens its own
+    descriptors close-on-exec, and so do SQLite and `pidfd_open`.)"""
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            fd = int(name)
+            if fd > 2:
+                with contextlib.suppress(OSError):  # the listing's own, closed by now
+                    os.set_inheritable(fd, False)
+        return
 
 
 def _executable(program: str, env: Mapping[str, str]) -> str:
