@@ -68,3 +68,25 @@ def test_an_experiment_inherits_no_descriptor_but_stdin_stdout_and_stderr(
         os.close(write_end)
     for name in ("fds-exp0", "fds-exp1"):
         assert Path(run_status(name)["log_path"]).read_text() == "[]\n"
+
+
+def test_more_experiments_at_once_than_the_driver_may_open_descriptors(grid, workdir, run_status):
+    # Each running experiment held a pidfd in the driver: with the usual limit of 1024
+    # descriptors, the 1011th experiment at once crashed the drive ("Too many open files"),
+    # where Popen and the reaper thread ran any number. Here: 80 at once under a limit of 64.
+    # Half of them fail: each exit code must still be the experiment's own.
+    (workdir / "wait.sh").write_text("sleep 2\nexit $(( $2 % 2 * 3 ))\n")
+
+    def few_descriptors() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    grid(
+        "run", "--name", "crowd", "--cpus", "0.01", "wait.sh", "--x", "range(80)",
+        preexec_fn=few_descriptors, timeout=120,
+    )  # fmt: skip
+    run = run_status("crowd")
+    assert (run["counts"]["succeeded"], run["counts"]["failed"]) == (40, 40)
+    for index in (0, 1, 78, 79):
+        assert run_status(f"crowd-exp{index}")["exit_code"] == index % 2 * 3
