@@ -90,3 +90,16 @@ def test_more_experiments_at_once_than_the_driver_may_open_descriptors(grid, wor
     assert (run["counts"]["succeeded"], run["counts"]["failed"]) == (40, 40)
     for index in (0, 1, 78, 79):
         assert run_status(f"crowd-exp{index}")["exit_code"] == index % 2 * 3
+
+
+def test_a_line_of_many_whole_numbers_that_is_no_metric_line_is_read_at_once(
+    grid, workdir, run_status
+):
+    # (Older than the launcher.) NUMBER matched `1000` four ways ([0-9]+ then [0-9]*), so a
+    # line of many integer pairs that then failed to match was tried in 4**n ways: the
+    # metrics thread, then the driver (holding the store's write lock), stood still.
+    (workdir / "counts.py").write_text(
+        "print(' '.join(f'n{i}=1000' for i in range(40)) + ' (done)')\nprint('loss=0.5')\n"
+    )
+    grid("run", "--name", "counts", "counts.py", check=True, timeout=45)
+    assert run_status("counts-exp0")["metrics"]["loss"]["last"] == 0.5
