@@ -103,3 +103,56 @@ def test_a_line_of_many_whole_numbers_that_is_no_metric_line_is_read_at_once(
     )
     grid("run", "--name", "counts", "counts.py", check=True, timeout=45)
     assert run_status("counts-exp0")["metrics"]["loss"]["last"] == 0.5
+
+
+def test_reading_an_ended_experiments_backlog_lets_other_writers_in_between_pieces(
+    tmp_path: Path,
+):
+    # A chatty experiment's metrics lag behind (the metrics thread takes half a CPU at
+    # most); the driver reads the rest when it ends, a megabyte at a time. Inside the
+    # wake-up's batch it held the store's write lock for the whole backlog: every other
+    # writer (the metrics thread, `grid stop`, the driver of another run) waited, and one
+    # that waited past the busy timeout (60 s) failed with "database is locked".
+    import sqlite3
+
+    from gridrun.ingest import SWEEP_BYTES, MetricsIngestor
+    from gridrun.store import NewExperiment, NewRun, SQLiteStore, State
+
+    path = tmp_path / "gridrun.db"
+    store = SQLiteStore(path)
+    run = store.create_run(
+        NewRun("r", ["grid"], "t.py", [], {}, "grid_search", 1, None, {}, str(tmp_path)),
+        [NewExperiment(0, "r-exp0", {}, [], ["t.py"]), NewExperiment(1, "r-exp1", {}, [], [])],
+        [str(tmp_path / "0.log"), str(tmp_path / "1.log")],
+        0.0,
+    )
+    first, second = store.experiments(run.id, [State.QUEUED])
+    line = b"step=1 loss=0.5\n"
+    (tmp_path / "0.log").write_bytes(line * (3 * SWEEP_BYTES // len(line)))
+
+    others_could_write: list[bool] = []
+
+    def clock() -> float:  # called before each piece is read: can another writer get in?
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            others_could_write.append(True)
+        except sqlite3.OperationalError:
+            others_could_write.append(False)
+        finally:
+            other.close()
+        return 1.0
+
+    ingestor = MetricsIngestor(lambda: SQLiteStore(path), clock=clock, poll_s=3600)
+    ingestor.follow(first.id, tmp_path / "0.log", tmp_path / "0.jsonl")
+    try:
+        with store.batch():
+            store.mark_started(second.id, 4242, None, 1.0)  # the launch into the freed slot
+            ingestor.finish(first.id, store)
+            store.mark_finished(first.id, State.SUCCEEDED, 0, None, None, 2.0)
+    finally:
+        ingestor.close()
+    assert store.experiment_summaries(first.id)["loss"].count == 3 * SWEEP_BYTES // len(line)
+    assert len(others_could_write) >= 3 and all(others_could_write)
+    store.close()

@@ -187,8 +187,13 @@ class MetricsIngestor:
             item.lock.acquire()
         try:
             item.done = True
-            while item.output.unread() > SWEEP_BYTES:  # in pieces: memory stays bounded
+            backlog = False
+            while item.output.unread() > SWEEP_BYTES:  # in pieces: memory stays bounded,
+                store.commit_batch()  # and the batch holds the write lock one piece at most
                 item.ingest(store, self.clock(), final=False, limit=SWEEP_BYTES)
+                backlog = True
+            if backlog:
+                store.commit_batch()
             item.ingest(store, self.clock(), final=True)
             if item.artifacts is not None and _has_files(item.artifacts):
                 from gridrun.tensorboard import read_scalars
