@@ -4,6 +4,8 @@ wake-up, `os._exit` at the end), each shown through the real CLI."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 LINES = 40_000
@@ -156,3 +158,31 @@ def test_reading_an_ended_experiments_backlog_lets_other_writers_in_between_piec
     assert store.experiment_summaries(first.id)["loss"].count == 3 * SWEEP_BYTES // len(line)
     assert len(others_could_write) >= 3 and all(others_could_write)
     store.close()
+
+
+EMBEDS_THE_CLI = """
+from gridrun.cli.main import main
+
+with open("notes.txt", "w") as notes:
+    notes.write("written before the sweep\\n")
+    try:
+        main(["run", "--name", "embedded", "hello.py", "--x", "[1, 2]"])
+    except SystemExit as done:
+        print("grid exited", done.code)
+print("the program goes on")
+"""
+
+
+def test_the_cli_called_from_python_returns_to_its_caller(workdir, grid_env, run_status):
+    # `exit_at_once` ends the process with os._exit after a foreground run: right for the
+    # `grid` command, whose process is its own, but a program that calls `main([...])`
+    # (as the tests of --help do) was ended with it, its buffered files never written.
+    (workdir / "hello.py").write_text("print('hello')\n")
+    done = subprocess.run(
+        [sys.executable, "-c", EMBEDS_THE_CLI],
+        cwd=workdir, env=grid_env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "grid exited 0\nthe program goes on\n" in done.stdout
+    assert (workdir / "notes.txt").read_text() == "written before the sweep\n"
+    assert run_status("embedded")["counts"]["succeeded"] == 2
