@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+LINUX = pytest.mark.skipif(sys.platform != "linux", reason="Linux: inotify, /proc")
+
 LINES = 40_000
 
 ENDS_WHILE_THE_METRICS_THREAD_READS = f"""
@@ -24,6 +28,7 @@ os.read(watcher, 4096)
 """
 
 
+@LINUX
 def test_an_exit_while_the_metrics_thread_reads_its_output_stalls_nothing(
     grid, run_status, workdir
 ):
@@ -54,6 +59,7 @@ print(found)
 """
 
 
+@LINUX
 def test_an_experiment_inherits_no_descriptor_but_stdin_stdout_and_stderr(
     grid, workdir, run_status
 ):
