@@ -180,10 +180,20 @@ class MetricsIngestor:
             item = self.followed.pop(experiment_id, None)
         if item is None:
             return
-        with item.lock:
+        if not item.lock.acquire(blocking=False):
+            # The thread is recording its lines, and may be waiting for the store's write
+            # lock, held by the caller's batch: let go of it before waiting for the thread.
+            store.commit_batch()
+            item.lock.acquire()
+        try:
             item.done = True
-            while item.output.unread() > SWEEP_BYTES:  # in pieces: memory stays bounded
+            backlog = False
+            while item.output.unread() > SWEEP_BYTES:  # in pieces: memory stays bounded,
+                store.commit_batch()  # and the batch holds the write lock one piece at most
                 item.ingest(store, self.clock(), final=False, limit=SWEEP_BYTES)
+                backlog = True
+            if backlog:
+                store.commit_batch()
             item.ingest(store, self.clock(), final=True)
             if item.artifacts is not None and _has_files(item.artifacts):
                 from gridrun.tensorboard import read_scalars
@@ -191,6 +201,8 @@ class MetricsIngestor:
                 scalars = read_scalars(Path(item.artifacts))
                 if scalars:
                     store.add_metrics(item.experiment_id, scalars, "tensorboard")
+        finally:
+            item.lock.release()
 
     def close(self) -> None:
         """Read everything that is left and stop the thread."""

@@ -17,7 +17,8 @@ import re
 from collections.abc import Iterator
 
 NAME = r"[A-Za-z_][A-Za-z0-9_./\-]*"
-NUMBER = r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|nan)"
+NUMBER = r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|nan)"
+"""A number matches one way only: a line that is not a metric line fails in linear time."""
 PAIR = rf"(?:{NAME}\s*=\s*{NUMBER}|{NAME}:\s*{NUMBER})"
 SEPARATOR = r"(?:\s*[,;|]\s*|\s+)"
 METRIC_LINE = re.compile(rf"\s*{PAIR}(?:{SEPARATOR}{PAIR})*\s*[,;]?\s*")

@@ -7,11 +7,14 @@ A launch is one `posix_spawn` (vfork and exec, no Python in between) when the ex
 runs in the driver's own folder, a `subprocess.Popen` otherwise. Its exit reaches the driver
 through the process's pidfd, watched by the driver's inbox, so the driver's own thread
 reaps it the moment it ends. Where pidfds do not exist (not Linux, or a kernel before 5.3),
-one reaper thread waits for any child instead and puts the exits in the inbox.
+or once so many experiments run at once that their pidfds would take half the descriptors
+the driver may open, one reaper thread waits for any child instead (every child from then
+on) and puts the exits in the inbox.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -37,10 +40,16 @@ class LocalBackend(Backend):
         self.inbox = inbox
         self.clock = clock
         self.use_pidfds = hasattr(os, "pidfd_open")
+        self.pidfds: dict[int, tuple[int, int]] = {}
+        """pidfd -> (pid, experiment id) of each child followed by its pidfd."""
+        self.max_pidfds = _descriptor_limit() // 2
+        """Beyond this many children at once, the reaper thread follows them all: a pidfd is
+        a descriptor, and the driver must keep room to open logs, the store, metrics."""
         self.popens: dict[int, Any] = {}
         """pid -> the Popen of a child started that way: kept until reaped, or Popen's own
         clean-up would reap it behind our back."""
         self.reaper: _Reaper | None = None
+        _close_inherited_on_exec()
 
     def launch(self, spec: Launch) -> Handle | None:
         log = os.open(spec.log_path, LOG_FLAGS, 0o644)
@@ -92,17 +101,26 @@ class LocalBackend(Backend):
 
     def _follow(self, pid: int, experiment_id: int) -> None:
         """Have the driver's inbox tell when `pid` exits."""
-        if self.use_pidfds:
+        if self.use_pidfds and len(self.pidfds) < self.max_pidfds:
             try:
                 pidfd = os.pidfd_open(pid)
-            except OSError:  # no pidfds in this kernel: a reaper thread from now on
-                self.use_pidfds = False
+            except OSError:  # no pidfds in this kernel (or no descriptor left)
+                pass
             else:
+                self.pidfds[pidfd] = (pid, experiment_id)
                 self.inbox.watch(pidfd, lambda: self._reap(pidfd, pid, experiment_id))
                 return
+        self.use_pidfds = False  # a reaper thread from now on
         self.reaper = _Reaper(self.inbox, self._reaped)
         with self.reaper.lock:
             self.reaper.add(pid, experiment_id)
+            # It waits for any child: it reaps those followed by pidfds so far too, and
+            # must know them (their pidfds would find them reaped, their exit codes lost).
+            for pidfd, (other, other_id) in self.pidfds.items():
+                self.inbox.unwatch(pidfd)
+                os.close(pidfd)
+                self.reaper.add(other, other_id)
+            self.pidfds.clear()
 
     def _reap(self, pidfd: int, pid: int, experiment_id: int) -> Exited | None:
         """`pid`'s pidfd is readable: it has ended."""
@@ -113,6 +131,7 @@ class LocalBackend(Backend):
         if done == 0:
             return None
         self.inbox.unwatch(pidfd)
+        del self.pidfds[pidfd]
         os.close(pidfd)
         return self._reaped(pid, experiment_id, os.waitstatus_to_exitcode(status))
 
@@ -159,6 +178,35 @@ class _Reaper:
                 experiment_id = self.children.pop(pid, None)
             if experiment_id is not None:
                 self.inbox.put(self.reaped(pid, experiment_id, os.waitstatus_to_exitcode(status)))
+
+
+def _descriptor_limit() -> int:
+    """How many descriptors this process may open (its soft limit; 1024 where unknown)."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 1024
+    return 1024 if soft == resource.RLIM_INFINITY else soft
+
+
+def _close_inherited_on_exec() -> None:
+    """Make the descriptors this process inherited (a lock a shell holds on fd 9, a build
+    tool's pipe) close on exec: `posix_spawn` closes nothing, and an experiment must get
+    stdin, stdout and stderr only, as with Popen's `close_fds`. (Python opens its own
+    descriptors close-on-exec, and so do SQLite and `pidfd_open`.)"""
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            fd = int(name)
+            if fd > 2:
+                with contextlib.suppress(OSError):  # the listing's own, closed by now
+                    os.set_inheritable(fd, False)
+        return
 
 
 def _executable(program: str, env: Mapping[str, str]) -> str:

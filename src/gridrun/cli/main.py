@@ -36,6 +36,15 @@ _debug = False
 """Set by the group's callback: whether `--debug` was given (the reporter needs it)."""
 
 
+_owns_process = False
+"""Set by `main` when called with no arguments (the `grid` command, `python -m gridrun`): the
+command line is this process's own, which may end at once when a run is over."""
+
+
+def owns_process() -> bool:
+    return _owns_process
+
+
 def debug_requested() -> bool:
     return _debug or os.environ.get("GRIDRUN_DEBUG", "") not in ("", "0")
 
@@ -121,6 +130,8 @@ def report_error(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The console script: run the CLI, turn errors into one message and an exit code."""
+    global _owns_process
+    _owns_process = argv is None
     try:
         cli.main(args=argv, prog_name="grid", standalone_mode=False)
     except click.exceptions.Exit as done:

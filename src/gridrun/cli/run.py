@@ -335,8 +335,13 @@ def finish(settings: Any, store: Any, run: Any, home: Any) -> None:
 def exit_at_once(code: int, store: Any) -> None:
     """End the process now that everything is recorded and shown: the store is closed, the
     output flushed, every thread of the drive joined. Python's own teardown (freeing every
-    module, ~10 ms on a small machine) would only delay the shell's next command."""
+    module, ~10 ms on a small machine) would only delay the shell's next command. (A program
+    that called the CLI's `main` with its arguments gets a SystemExit back, as always.)"""
+    from gridrun.cli.main import owns_process
+
     store.close()
+    if not owns_process():
+        sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a reader gone away (`| head`)
             stream.flush()

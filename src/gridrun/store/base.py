@@ -41,6 +41,13 @@ class Store(ABC):
         slot), so that each wake-up costs one commit."""
         yield
 
+    def commit_batch(self) -> None:
+        """Inside a `batch`: commit what it wrote so far, and let go of the store's write
+        lock (the batch goes on; its next write begins another transaction). For a caller
+        about to wait on another connection, which may itself wait for that lock, or to
+        work a long while (other writers wait at most the busy timeout)."""
+        return  # a store without batches has nothing held
+
     @abstractmethod
     def create_run(
         self,

@@ -127,6 +127,11 @@ class SQLiteStore(Store):
                 self._batch_begun = False
                 self.connection.execute("COMMIT")
 
+    def commit_batch(self) -> None:
+        if self._batch_begun:
+            self._batch_begun = False
+            self.connection.execute("COMMIT")
+
     def _write_one(self, sql: str, parameters: Sequence[Any]) -> None:
         """One statement: a transaction of its own (SQLite makes each statement whole), or
         part of the batch's."""
