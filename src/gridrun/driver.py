@@ -180,12 +180,10 @@ class RunDriver:
 
     # -- the loop ------------------------------------------------------------------------------
     def _loop(self) -> None:
-        while True:
-            if not self.stop_all:
-                with self.store.batch():
-                    self._launch_what_fits()
-            if not self.running and (self.stop_all or not self.queue):
-                return
+        if not self.stop_all:
+            with self.store.batch():
+                self._launch_what_fits()
+        while self.running or (self.queue and not self.stop_all):
             event = self.inbox.get(max(0.0, self._next_wakeup() - self.monotonic()))
             with self.store.batch():  # one commit for all this wake-up learns and starts
                 while event is not None:
